@@ -1,0 +1,136 @@
+"""The owner JSON API under /api/owner (SPEC section 6), Bearer OWNER_PASSWORD."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+
+from flask import Blueprint, jsonify, request
+
+from api import get_shop
+from shop import health
+from shop.errors import BadRequest, NotConfigured, ShopError
+
+owner_api = Blueprint("owner_api", __name__, url_prefix="/api/owner")
+
+MAX_BODY = 64 * 1024
+
+
+class Unauthorized(ShopError):
+    status = 401
+
+
+def password_matches(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def owner_token_required(view):
+    """401 (with WWW-Authenticate) unless the Bearer token is OWNER_PASSWORD."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        expected = get_shop().settings.owner_password
+        if not expected:
+            raise NotConfigured("set OWNER_PASSWORD to open the owner API; it is closed until then")
+        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not password_matches(token.strip(), expected):
+            raise Unauthorized("send Authorization: Bearer <OWNER_PASSWORD>")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@owner_api.after_request
+def challenge(response):
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="owner"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def json_body() -> dict:
+    request.max_content_length = MAX_BODY
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("send a JSON object as the body, with Content-Type: application/json")
+    return data
+
+
+def limit_arg(default: int, maximum: int) -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise BadRequest(f"limit must be a whole number from 1 to {maximum}")
+    return int(raw)
+
+
+def text_arg(name: str) -> str | None:
+    value = request.args.get(name)
+    if value is not None and (value == "" or len(value) > 200):
+        raise BadRequest(f"{name} must be non-empty text of at most 200 characters")
+    return value
+
+
+@owner_api.get("/stock")
+@owner_token_required
+def stock():
+    return jsonify({"chapters": get_shop().inventory.snapshot()})
+
+
+@owner_api.post("/stock/<chapter>/<action>")
+@owner_token_required
+def change_stock(chapter: str, action: str):
+    inventory = get_shop().inventory
+    if action not in ("initialize", "set", "adjust"):
+        raise BadRequest(f"unknown stock action {action!r}; use initialize, set or adjust")
+    inventory.chapter(chapter)  # 404 for an unknown chapter before reading the body
+    body = json_body()
+    if action == "adjust":
+        if "delta" not in body:
+            raise BadRequest('send {"delta": {"<sku>": <units to add or take>}, "note": "..."}')
+        return jsonify(inventory.adjust(chapter, body["delta"], note=body.get("note")))
+    if "stock" not in body:
+        raise BadRequest('send {"stock": {"<sku>": <units on hand>}}')
+    change = inventory.initialize if action == "initialize" else inventory.set
+    return jsonify(change(chapter, body["stock"], note=body.get("note")))
+
+
+@owner_api.get("/orders")
+@owner_token_required
+def orders():
+    orders_, next_cursor = get_shop().orders.page(
+        status=text_arg("status"), limit=limit_arg(50, 200), cursor=text_arg("cursor")
+    )
+    return jsonify({"orders": orders_, "next_cursor": next_cursor})
+
+
+@owner_api.get("/orders/<order_id>")
+@owner_token_required
+def order(order_id: str):
+    return jsonify(get_shop().orders.get(order_id))
+
+
+@owner_api.post("/orders/<order_id>/status")
+@owner_token_required
+def order_status(order_id: str):
+    body = json_body()
+    status = body.get("status")
+    if not isinstance(status, str):
+        raise BadRequest('send {"status": "shipped", "tracking": "..."}')
+    return jsonify(get_shop().orders.set_status(order_id, status, tracking=body.get("tracking"), note=body.get("note")))
+
+
+@owner_api.get("/ledger")
+@owner_token_required
+def ledger():
+    entries, next_cursor = get_shop().inventory.ledger(
+        sku=text_arg("sku"), reason=text_arg("reason"), limit=limit_arg(100, 500), cursor=text_arg("cursor")
+    )
+    return jsonify({"entries": entries, "next_cursor": next_cursor})
+
+
+@owner_api.get("/health")
+@owner_token_required
+def owner_health():
+    return jsonify(health.run_checks(get_shop()))

@@ -1,0 +1,61 @@
+"""The shop backend: create_app builds the Flask app around the shop's parts."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Mapping
+
+from flask import Flask
+
+from shop import config as shop_config
+from shop.services import Shop
+
+
+def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
+    """Build the app: environment (and ``.env`` in development), then ``overrides`` (tests).
+
+    Args:
+        overrides: values that replace environment variables by name (tests use it).
+        environ: the environment to read; ``os.environ`` when None.
+    """
+    root = shop_config.ROOT
+    if environ is None:
+        if not os.environ.get("VERCEL"):
+            from dotenv import load_dotenv
+
+            load_dotenv(root / ".env")
+        environ = os.environ
+    raw = {name: environ.get(name) for name in shop_config.VARIABLES}
+    raw.update({k: v for k, v in (overrides or {}).items() if k in shop_config.VARIABLES})
+    settings = shop_config.load(raw)
+
+    app = Flask(__name__, root_path=str(root), instance_path=str(root / "instance"), template_folder="templates",
+                static_folder="static")
+    app.config.update(
+        SECRET_KEY=settings.secret_key or "dev-only-not-secret",
+        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+    )
+    # Anything else in overrides (e.g. EMBEDDED_STORE_PATH, TESTING) is plain Flask config.
+    app.config.update({k: v for k, v in (overrides or {}).items() if k not in shop_config.VARIABLES})
+    embedded_path = Path(app.config.get("EMBEDDED_STORE_PATH") or Path(app.instance_path) / "shop.rdb")
+
+    app.extensions["shop"] = Shop.build(settings, embedded_path)
+    if not logging.getLogger("shop").handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("shop").addHandler(handler)
+        logging.getLogger("shop").setLevel(logging.INFO)
+
+    from api import register_api
+    from shop.cli import register_cli
+    from storefront import storefront
+
+    register_api(app)
+    app.register_blueprint(storefront)
+    register_cli(app)
+    return app

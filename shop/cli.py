@@ -1,0 +1,178 @@
+"""flask commands for the owner and for scripts: stock, orders, ledger, doctor."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from shop import health
+from shop.errors import ShopError
+
+
+def _shop():
+    from api import get_shop
+
+    return get_shop()
+
+
+def _fail_on_shop_errors(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ShopError as e:
+            raise click.ClickException(e.message) from None
+
+    return wrapped
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, int]:
+    """SKU=N arguments -> {sku: n}."""
+    out = {}
+    for value in values:
+        sku, sep, n = value.partition("=")
+        try:
+            out[sku.strip()] = int(n)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise click.BadParameter(f"{value!r}: write SKU=N, e.g. balm-tee/M=10", param_hint=what)
+    return out
+
+
+def _print_chapter(chapter: dict) -> None:
+    state = "initialized" if chapter["initialized"] else "NOT initialized (sales are not taken off stock)"
+    click.echo(f"{chapter['name']} ({chapter['id']}): {state}")
+    click.echo(f"  {'sku':<22}{'on hand':>8}{'held':>6}{'avail':>7}")
+    for row in chapter["skus"]:
+        def show(v):
+            return "-" if v is None else str(v)
+        mark = " sold out" if row["sold_out"] else (" low" if row["low"] else "")
+        click.echo(f"  {row['sku']:<22}{show(row['on_hand']):>8}{show(row['held']):>6}{show(row['available']):>7}{mark}")
+
+
+stock = AppGroup("stock", help="Per-chapter stock: show, init, set, adjust.")
+
+
+@stock.command("show")
+@click.argument("chapter", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (as GET /api/owner/stock).")
+@_fail_on_shop_errors
+def stock_show(chapter, as_json):
+    """Show stock of every chapter, or of CHAPTER."""
+    chapters = _shop().inventory.snapshot([chapter] if chapter else None)
+    if as_json:
+        click.echo(json.dumps({"chapters": chapters}, indent=2))
+        return
+    for c in chapters:
+        _print_chapter(c)
+
+
+@stock.command("init")
+@click.argument("chapter")
+@click.argument("counts", nargs=-1)
+@click.option("--all", "all_units", type=click.IntRange(0), help="Give every SKU of the chapter this many units.")
+@_fail_on_shop_errors
+def stock_init(chapter, counts, all_units):
+    """Initialize CHAPTER's stock: SKU=N ... (SKUs not named start at 0, or at --all)."""
+    inventory = _shop().inventory
+    given = {sku: all_units for sku in inventory.chapter(chapter).skus} if all_units is not None else {}
+    given.update(_pairs(counts, "COUNTS"))
+    _print_chapter(inventory.initialize(chapter, given, note="flask stock init"))
+
+
+@stock.command("set")
+@click.argument("chapter")
+@click.argument("counts", nargs=-1, required=True)
+@_fail_on_shop_errors
+def stock_set(chapter, counts):
+    """Set on-hand counts: SKU=N ..."""
+    _print_chapter(_shop().inventory.set(chapter, _pairs(counts, "COUNTS"), note="flask stock set"))
+
+
+@stock.command("adjust")
+@click.argument("chapter")
+@click.argument("deltas", nargs=-1, required=True)
+@click.option("--note", help="Why (shown in the ledger).")
+@_fail_on_shop_errors
+def stock_adjust(chapter, deltas, note):
+    """Add or take units: SKU=+N or SKU=-N ... (all or nothing)."""
+    _print_chapter(_shop().inventory.adjust(chapter, _pairs(deltas, "DELTAS"), note=note))
+
+
+orders = AppGroup("orders", help="Orders: list and show.")
+
+
+@orders.command("list")
+@click.option("--status", help="Only orders with this status.")
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@click.option("--cursor", help="Continue after the page that printed this cursor.")
+@click.option("--json", "as_json", is_flag=True)
+@_fail_on_shop_errors
+def orders_list(status, limit, cursor, as_json):
+    """Newest orders first."""
+    page, next_cursor = _shop().orders.page(status=status, limit=limit, cursor=cursor)
+    if as_json:
+        click.echo(json.dumps({"orders": page, "next_cursor": next_cursor}, indent=2))
+        return
+    for o in page:
+        items = ", ".join(f"{i['sku']}×{i['quantity']}" for i in o["items"]) or "(no items)"
+        flags = f" [{', '.join(o['flags'])}]" if o["flags"] else ""
+        total = f"{(o['amount_total'] or 0) / 100:.2f} {(o['currency'] or '').upper()}"
+        click.echo(f"{o['created_at']}  {o['id']}  {o['status']:<18} {total:>12}  {items}{flags}")
+    if not page:
+        click.echo("no orders")
+    if next_cursor:
+        click.echo(f"more: flask orders list --cursor {next_cursor}")
+
+
+@orders.command("show")
+@click.argument("order_id")
+@_fail_on_shop_errors
+def orders_show(order_id):
+    """Print one order as JSON."""
+    click.echo(json.dumps(_shop().orders.get(order_id), indent=2))
+
+
+@click.command("ledger")
+@click.option("--sku")
+@click.option("--reason")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@click.option("--cursor")
+@click.option("--json", "as_json", is_flag=True)
+@_fail_on_shop_errors
+def ledger(sku, reason, limit, cursor, as_json):
+    """Stock changes, newest first."""
+    entries, next_cursor = _shop().inventory.ledger(sku=sku, reason=reason, limit=limit, cursor=cursor)
+    if as_json:
+        click.echo(json.dumps({"entries": entries, "next_cursor": next_cursor}, indent=2))
+        return
+    for e in entries:
+        click.echo(f"{e['at']}  {e['sku']:<20} {e['reason']:<14} on hand {e['delta']:+d} -> {e['on_hand']}, "
+                   f"held {e['held_delta']:+d} -> {e['held']}  {e['actor'] or ''} {e['ref'] or ''} {e['note'] or ''}".rstrip())
+    if next_cursor:
+        click.echo(f"more: flask ledger --cursor {next_cursor}")
+
+
+@click.command("doctor")
+@_fail_on_shop_errors
+def doctor():
+    """Run the health checks; exit 1 if any fails."""
+    report = health.run_checks(_shop())
+    marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+    for check in report["checks"]:
+        click.echo(f"[{marks[check['level']]}] {check['name']}: {check['detail']}")
+        if check["fix"] and check["level"] != "ok":
+            click.echo(f"       fix: {check['fix']}")
+    sys.exit(0 if report["ok"] else 1)
+
+
+def register_cli(flask_app: Flask) -> None:
+    for command in (stock, orders, ledger, doctor):
+        flask_app.cli.add_command(command)

@@ -1,0 +1,167 @@
+"""Settings from the environment (SPEC section 2), checked once at start.
+
+``load(environ, overrides)`` reads the variables, lets a test mapping replace
+any of them, validates everything, and returns the values the app uses.
+A malformed value stops the start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from shop.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+VARIABLES = (
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
+    "REDIS_URL",
+    "KV_URL",
+    "KV_REST_API_URL",
+    "KV_REST_API_TOKEN",
+    "UPSTASH_REDIS_REST_URL",
+    "UPSTASH_REDIS_REST_TOKEN",
+    "OWNER_PASSWORD",
+    "SECRET_KEY",
+    "LOW_STOCK_THRESHOLD",
+    "CHECKOUT_HOLD_MINUTES",
+    "CATALOG_PATH",
+    "PUBLIC_URL",
+    "SHIPPING_COUNTRIES",
+    "VERCEL",
+    "APP_ENV",
+)
+
+DEFAULT_SHIPPING_COUNTRIES = (
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE GB CH NO".split()
+)
+STORE_VARIABLES = "REDIS_URL (or KV_URL), or KV_REST_API_URL + KV_REST_API_TOKEN, or UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN"
+
+
+@dataclass(frozen=True)
+class StoreChoice:
+    kind: str  # redis | upstash | embedded | none
+    url: str | None = None
+    token: str | None = None
+    source: str = ""  # which variable chose it, for messages and the health page
+
+
+@dataclass(frozen=True)
+class Settings:
+    production: bool
+    store: StoreChoice
+    webhook_secrets: tuple[str, ...]
+    stripe_secret_key: str | None
+    stripe_api_base: str | None
+    owner_password: str | None
+    secret_key: str | None
+    low_stock_threshold: int
+    checkout_hold_minutes: int
+    catalog_path: Path
+    public_url: str | None
+    shipping_countries: tuple[str, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+
+def _clean(raw: Mapping[str, object], name: str) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def _whole(raw, name: str, default: int, minimum: int) -> int:
+    value = _clean(raw, name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be {minimum} or more, got {number}")
+    return number
+
+
+def _choose_store(raw, production: bool) -> StoreChoice:
+    for name in ("REDIS_URL", "KV_URL"):
+        url = _clean(raw, name)
+        if url:
+            if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+                raise ConfigError(f"{name} must start with redis:// or rediss://, got {urlsplit(url).scheme or url!r}://...")
+            return StoreChoice("redis", url=url, source=name)
+    for url_name, token_name in (("KV_REST_API_URL", "KV_REST_API_TOKEN"), ("UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN")):
+        url, token = _clean(raw, url_name), _clean(raw, token_name)
+        if url or token:
+            if not (url and token):
+                missing = token_name if url else url_name
+                raise ConfigError(f"{url_name} and {token_name} go together: {missing} is not set")
+            if urlsplit(url).scheme not in ("https", "http"):
+                raise ConfigError(f"{url_name} must be the https:// REST address of the database")
+            return StoreChoice("upstash", url=url, token=token, source=url_name)
+    if production:
+        return StoreChoice("none", source="")
+    return StoreChoice("embedded", source="no store variable set: embedded Redis under instance/")
+
+
+def load(raw: Mapping[str, object]) -> Settings:
+    """Validate the raw variables; raise ConfigError with the variable's name on the first bad one."""
+    production = bool(_clean(raw, "VERCEL")) or (_clean(raw, "APP_ENV") or "").lower() == "production"
+    warnings = []
+
+    secrets = tuple(s.strip() for s in (_clean(raw, "STRIPE_WEBHOOK_SECRET") or "").split(",") if s.strip())
+    for secret in secrets:
+        if not secret.startswith("whsec_"):
+            warnings.append(
+                "STRIPE_WEBHOOK_SECRET: a value does not start with whsec_; copy the endpoint's signing secret "
+                "from Stripe Dashboard > Developers > Webhooks (or from `stripe listen`)"
+            )
+    stripe_key = _clean(raw, "STRIPE_SECRET_KEY")
+    if stripe_key and not stripe_key.startswith(("sk_", "rk_")):
+        raise ConfigError("STRIPE_SECRET_KEY must be a secret or restricted key (sk_... or rk_...), not a publishable key")
+
+    api_base = _clean(raw, "STRIPE_API_BASE")
+    if api_base and urlsplit(api_base).scheme not in ("http", "https"):
+        raise ConfigError("STRIPE_API_BASE must be an http(s):// address")
+
+    secret_key = _clean(raw, "SECRET_KEY")
+    if production and not secret_key:
+        raise ConfigError("SECRET_KEY is required in production: set it to a long random value (python -c 'import secrets; print(secrets.token_hex(32))')")
+
+    public_url = _clean(raw, "PUBLIC_URL")
+    if public_url:
+        if urlsplit(public_url).scheme not in ("http", "https") or not urlsplit(public_url).netloc:
+            raise ConfigError(f"PUBLIC_URL must be the shop's address such as https://shop.example.com, got {public_url!r}")
+        public_url = public_url.rstrip("/")
+
+    countries_raw = _clean(raw, "SHIPPING_COUNTRIES")
+    countries = tuple(c.strip().upper() for c in countries_raw.split(",") if c.strip()) if countries_raw else tuple(DEFAULT_SHIPPING_COUNTRIES)
+    bad = [c for c in countries if len(c) != 2 or not c.isalpha()]
+    if bad:
+        raise ConfigError(f"SHIPPING_COUNTRIES must be two-letter ISO codes separated by commas; not codes: {', '.join(bad)}")
+
+    catalog_path = Path(_clean(raw, "CATALOG_PATH") or "catalog.json")
+    if not catalog_path.is_absolute():
+        catalog_path = ROOT / catalog_path
+
+    return Settings(
+        production=production,
+        store=_choose_store(raw, production),
+        webhook_secrets=secrets,
+        stripe_secret_key=stripe_key,
+        stripe_api_base=api_base,
+        owner_password=_clean(raw, "OWNER_PASSWORD"),
+        secret_key=secret_key,
+        low_stock_threshold=_whole(raw, "LOW_STOCK_THRESHOLD", 5, 0),
+        checkout_hold_minutes=_whole(raw, "CHECKOUT_HOLD_MINUTES", 30, 30),
+        catalog_path=catalog_path,
+        public_url=public_url,
+        shipping_countries=countries,
+        warnings=tuple(dict.fromkeys(warnings)),
+    )

@@ -1,0 +1,92 @@
+"""Turn verified Stripe events into orders and stock moves.
+
+One function serves the webhook, the success page and reconciliation, so
+whichever sees a paid session first fulfils it and the others are no-ops.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import datetime, timezone
+
+from shop import stripe_events
+from shop.catalog import Catalog
+from shop.errors import BadRequest, PaymentProviderError
+
+log = logging.getLogger("shop.webhook")
+
+_EVENT_ID = re.compile(r"^[A-Za-z0-9_:.-]{1,255}$")
+
+
+def check_envelope(event) -> dict:
+    """A verified body must still be an event: an object with a string id and type."""
+    if not isinstance(event, dict):
+        raise BadRequest("the body is JSON but not a Stripe event object; send the event exactly as Stripe signed it")
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
+        raise BadRequest("the event has no usable id (evt_...); send the event exactly as Stripe signed it")
+    if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
+        raise BadRequest("the event has no type; send the event exactly as Stripe signed it")
+    return event
+
+
+class Fulfillment:
+    def __init__(self, store, catalog: Catalog, gateway, clock=time.time):
+        self.store = store
+        self.catalog = catalog
+        self.gateway = gateway
+        self.clock = clock
+
+    def handle(self, event: dict) -> dict:
+        """Apply one verified event; the answer says applied, duplicate or ignored."""
+        action = stripe_events.event_action(check_envelope(event), self.catalog)
+        if action["kind"] == "refund":
+            action["order_id"] = self.store.order_for_payment(action["payment_intent"])
+            if action["order_id"] is None:
+                action = {**action, "kind": "ignore", "reason": "no order has this payment"}
+        result = self._apply(action)
+        if result["status"] == "session_conflict":
+            action["order_id"] = action["derived_order_id"]
+            result = self._apply(action)
+        if result["status"] == "need_items":
+            self._resolve_items(action)
+            result = self._apply(action)
+        log.info(
+            "stripe event %s type=%s session=%s order=%s outcome=%s%s",
+            action["event_id"], action["event_type"], action.get("session_id") or "-",
+            result.get("order_id") or "-", result["status"],
+            f" ({action['reason']})" if action.get("reason") else "",
+        )
+        return result
+
+    def _apply(self, action: dict) -> dict:
+        now = self.clock()
+        day = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%Y%m%d")
+        return self.store.apply_event(action, int(now * 1000), day)
+
+    def _resolve_items(self, action: dict) -> None:
+        """Way 3 and 4: the session's line items from Stripe, or the order goes to review."""
+        action["need_items"] = False
+        if not self.gateway.configured:
+            action["review_reason"] = (
+                "metadata.items was missing or unreadable and STRIPE_SECRET_KEY is not set, "
+                "so the line items could not be read from Stripe"
+            )
+            return
+        try:
+            line_items = self.gateway.session_line_items(action["session_id"])
+        except PaymentProviderError as e:
+            if e.details.get("retryable"):
+                raise
+            action["review_reason"] = f"the line items could not be read from Stripe: {e.message}"
+            return
+        lines = stripe_events.line_item_skus(line_items, self.catalog)
+        if lines:
+            action["items"] = stripe_events.order_items(lines, self.catalog)
+        else:
+            action["review_reason"] = (
+                "no line item carries a known sku (metadata sku, or product and size) "
+                "and metadata.items was missing or unreadable"
+            )

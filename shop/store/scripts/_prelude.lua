@@ -1,0 +1,90 @@
+-- _prelude.lua: helpers shared by every script in this folder. The loader puts
+-- this text in front of each script, so each one still runs as ONE atomic
+-- EVALSHA. Scripts that move stock receive these five keys first:
+--   KEYS[1] stock     hash   sku -> units on hand
+--   KEYS[2] held      hash   sku -> units held by open checkouts
+--   KEYS[3] holds     zset   "order|chapter|sku|qty" -> hold end, ms ("+inf": until paid)
+--   KEYS[4] chapters  hash   chapter id -> ms it was initialized
+--   KEYS[5] ledger    stream of stock changes (fields as in SPEC section 3)
+-- Rule for every script: check everything first, then write. Redis does not
+-- roll back a script that fails half-way, so no write may come before a check.
+
+local S = {stock = KEYS[1], held = KEYS[2], holds = KEYS[3], chapters = KEYS[4], ledger = KEYS[5]}
+
+local function num(v)
+  return tonumber(v) or 0
+end
+
+-- Integers as text without exponent or decimals (tostring(1e15) is "1e+15").
+local function int(v)
+  return string.format('%d', v)
+end
+
+local function ledger_add(now_ms, e)
+  redis.call('XADD', S.ledger, '*',
+    'at', now_ms, 'chapter', e.chapter, 'sku', e.sku, 'reason', e.reason,
+    'delta', int(e.delta or 0), 'on_hand', int(e.on_hand),
+    'held_delta', int(e.held_delta or 0), 'held', int(e.held),
+    'ref', e.ref or '', 'actor', e.actor or '', 'note', e.note or '')
+end
+
+local function split_hold(member)
+  local order_id, chapter, sku, qty = string.match(member, '^([^|]*)|([^|]*)|([^|]*)|(%d+)$')
+  return order_id, chapter, sku, tonumber(qty)
+end
+
+local function hold_member(order_id, chapter, sku, qty)
+  return order_id .. '|' .. chapter .. '|' .. sku .. '|' .. int(qty)
+end
+
+-- Take one hold off the books: held goes down, a `release` ledger entry says why.
+local function release_hold(now_ms, member, actor, note)
+  local order_id, chapter, sku, qty = split_hold(member)
+  if redis.call('ZREM', S.holds, member) == 0 or not qty then
+    return
+  end
+  local held = redis.call('HINCRBY', S.held, sku, -qty)
+  if held < 0 then
+    redis.call('HSET', S.held, sku, 0)
+    held = 0
+  end
+  ledger_add(now_ms, {chapter = chapter, sku = sku, reason = 'release', delta = 0,
+    on_hand = num(redis.call('HGET', S.stock, sku)), held_delta = -qty, held = held,
+    ref = order_id, actor = actor, note = note})
+end
+
+-- Holds lapse by themselves: every script that reads or moves stock drops
+-- the expired ones first (there is no background worker on serverless).
+local function drop_expired_holds(now_ms)
+  local expired = redis.call('ZRANGEBYSCORE', S.holds, '-inf', now_ms)
+  for _, member in ipairs(expired) do
+    release_hold(now_ms, member, 'system', 'hold expired')
+  end
+end
+
+local function is_initialized(chapter)
+  return redis.call('HEXISTS', S.chapters, chapter) == 1
+end
+
+-- Release every hold an order still has (expired, failed or cancelled checkout).
+local function release_order_holds(now_ms, order_id, items, actor, note)
+  for _, item in ipairs(items) do
+    local member = hold_member(order_id, item.chapter, item.sku, item.quantity)
+    if redis.call('ZSCORE', S.holds, member) then
+      release_hold(now_ms, member, actor, note)
+    end
+  end
+end
+
+local function chapter_rows(skus)
+  local rows = {}
+  if #skus == 0 then
+    return rows
+  end
+  local on_hand = redis.call('HMGET', S.stock, unpack(skus))
+  local held = redis.call('HMGET', S.held, unpack(skus))
+  for i, sku in ipairs(skus) do
+    rows[i] = {sku, num(on_hand[i]), num(held[i])}
+  end
+  return rows
+end

@@ -1,0 +1,305 @@
+-- apply_event.lua: apply one verified Stripe event to its order, all or nothing.
+-- This is the webhook's single round trip: idempotency mark, order record,
+-- stock, holds, ledger and indexes change together or not at all.
+-- KEYS[1..5]  stock, held, holds, chapters, ledger (see _prelude.lua)
+-- KEYS[6]     event mark (string, expires after mark_ttl seconds)
+-- KEYS[7]     the order (hash)
+-- KEYS[8]     session id -> order id (hash)
+-- KEYS[9]     payment intent id -> order id (hash)
+-- KEYS[10]    all orders (lex zset "created_ms|order id")
+-- KEYS[11]    last event received (hash)
+-- KEYS[12]    event counters since the start (hash "type|outcome" -> n)
+-- KEYS[13]    event counters of today (hash, expires after 8 days)
+-- KEYS[14..]  one lex zset per status, in the order of a.statuses
+-- ARGV[1]     now_ms
+-- ARGV[2]     JSON action (built by shop/stripe_events.py):
+--   kind            fulfil | await | fail | expire | refund | ignore
+--   event_id, event_type, livemode, order_id, session_id, payment_intent
+--   items           [{sku, chapter, name, size, quantity, unit_amount}] or null
+--   need_items      true: if there is no order yet, answer need_items instead of creating one
+--   review_reason   why the order needs the owner (when items is null)
+--   amount_subtotal, amount_total, currency, customer {email, name}, shipping
+--   refund          {charge_refunded} (charge.refunded) or {refund_id, amount, counts} (refund.*)
+--   statuses        status names matching KEYS[14..]; mark_ttl seconds
+-- Returns JSON {"status": "applied"|"duplicate"|"ignored"|"need_items"|"session_conflict",
+--               "order_id", "order_status"}
+
+local now_ms = ARGV[1]
+local a = cjson.decode(ARGV[2])
+local K = {mark = KEYS[6], order = KEYS[7], sessions = KEYS[8], payments = KEYS[9], orders = KEYS[10],
+  last = KEYS[11], total = KEYS[12], today = KEYS[13]}
+local status_key = {}
+for i, status in ipairs(a.statuses) do
+  status_key[status] = KEYS[13 + i]
+end
+
+local function count(outcome)
+  local field = a.event_type .. '|' .. outcome
+  redis.call('HINCRBY', K.total, field, 1)
+  redis.call('HINCRBY', K.today, field, 1)
+  redis.call('EXPIRE', K.today, 8 * 86400)
+  redis.call('HSET', K.last, 'at', now_ms, 'id', a.event_id, 'type', a.event_type,
+    'livemode', tostring(a.livemode), 'outcome', outcome)
+end
+
+local function answer(outcome, order_status)
+  count(outcome)
+  return cjson.encode({status = outcome, order_id = a.order_id, order_status = order_status})
+end
+
+local function decode_list(text)
+  if not text or text == '' then
+    return {}
+  end
+  return cjson.decode(text)
+end
+
+local function is_null(v)
+  return v == nil or v == cjson.null
+end
+
+if redis.call('EXISTS', K.mark) == 1 then
+  return answer('duplicate', nil)
+end
+if a.kind == 'ignore' then
+  return answer('ignored', nil)
+end
+
+drop_expired_holds(now_ms)
+
+local order = {}
+local exists = redis.call('EXISTS', K.order) == 1
+if exists then
+  local flat = redis.call('HGETALL', K.order)
+  for i = 1, #flat, 2 do
+    order[flat[i]] = flat[i + 1]
+  end
+end
+local status = order.status
+
+-- An order id that already belongs to another Checkout Session (a reused
+-- client_reference_id): the caller retries under the session's own order id.
+if exists and a.session_id and (order.session_id or '') ~= '' and order.session_id ~= a.session_id then
+  return cjson.encode({status = 'session_conflict', order_id = a.order_id})
+end
+
+-- Which statuses each kind of event may move an order out of. Anything else
+-- would move it backwards (or it is already done): a duplicate.
+local from = {
+  fulfil = {pending = true, awaiting_payment = true, expired = true, payment_failed = true},
+  await = {pending = true},
+  fail = {pending = true, awaiting_payment = true},
+  expire = {pending = true},
+  refund = {paid = true, shipped = true, delivered = true, partially_refunded = true},
+}
+
+if not exists then
+  if a.kind == 'expire' or a.kind == 'refund' then
+    return answer('ignored', nil)
+  end
+  if is_null(a.items) and a.need_items then
+    return cjson.encode({status = 'need_items', order_id = a.order_id})
+  end
+  -- A session we never saw (Payment Link, Dashboard, stripe trigger): the
+  -- order starts here, from the items the event named.
+  local session_owner = redis.call('HGET', K.sessions, a.session_id)
+  if session_owner and session_owner ~= a.order_id then
+    return answer('duplicate', nil)
+  end
+  local items = a.items
+  if is_null(items) then
+    items = {}
+  end
+  order = {id = a.order_id, status = 'new', items = cjson.encode(items), currency = a.currency or '',
+    created_at = now_ms, history = '[]', event_ids = '[]', flags = '[]', oversold = '[]'}
+  local member = string.format('%015d|%s', tonumber(now_ms), a.order_id)
+  redis.call('ZADD', K.orders, 0, member)
+elseif not from[a.kind][status] then
+  return answer('duplicate', status)
+end
+
+local items = decode_list(order.items)
+local flags = decode_list(order.flags)
+local oversold = decode_list(order.oversold)
+local history = decode_list(order.history)
+local event_ids = decode_list(order.event_ids)
+local updates = {}
+
+local function has_flag(name)
+  for _, f in ipairs(flags) do
+    if f == name then
+      return true
+    end
+  end
+  return false
+end
+
+local function flag(name)
+  if not has_flag(name) then
+    table.insert(flags, name)
+  end
+end
+
+-- What the session tells us about the customer, whatever the event.
+local function take_session_details()
+  if not is_null(a.session_id) then
+    updates.session_id = a.session_id
+    redis.call('HSET', K.sessions, a.session_id, a.order_id)
+  end
+  if not is_null(a.payment_intent) then
+    updates.payment_intent = a.payment_intent
+    redis.call('HSET', K.payments, a.payment_intent, a.order_id)
+  end
+  if not is_null(a.customer) then
+    updates.customer = cjson.encode(a.customer)
+  end
+  if not is_null(a.shipping) then
+    updates.shipping = cjson.encode(a.shipping)
+  end
+  if not is_null(a.amount_total) then
+    updates.amount_total = a.amount_total
+  end
+  if not is_null(a.amount_subtotal) then
+    updates.amount_subtotal = a.amount_subtotal
+  end
+  if not is_null(a.currency) and (order.currency or '') == '' then
+    updates.currency = a.currency
+  end
+end
+
+-- Turn the order's holds into sales: on hand goes down by what was sold,
+-- never below zero; what stock could not cover is recorded as oversold.
+local function commit_sale()
+  for _, item in ipairs(items) do
+    if is_initialized(item.chapter) then
+      item.stock_tracked = true
+      local member = hold_member(a.order_id, item.chapter, item.sku, item.quantity)
+      local had_hold = redis.call('ZREM', S.holds, member) == 1
+      local held = num(redis.call('HGET', S.held, item.sku))
+      local held_delta = 0
+      if had_hold then
+        held_delta = -item.quantity
+        held = math.max(0, held - item.quantity)
+        redis.call('HSET', S.held, item.sku, int(held))
+      end
+      local on_hand = num(redis.call('HGET', S.stock, item.sku))
+      -- A sale with its own hold was promised these units; one whose hold
+      -- lapsed may not take units that other open checkouts hold.
+      local can_take = on_hand
+      if not had_hold then
+        can_take = math.max(0, on_hand - held)
+      end
+      local take = math.min(item.quantity, can_take)
+      on_hand = on_hand - take
+      redis.call('HSET', S.stock, item.sku, int(on_hand))
+      ledger_add(now_ms, {chapter = item.chapter, sku = item.sku, reason = 'order_commit',
+        delta = -take, on_hand = on_hand, held_delta = held_delta, held = held,
+        ref = a.order_id, actor = 'stripe', note = a.event_id})
+      if take < item.quantity then
+        table.insert(oversold, {sku = item.sku, quantity = item.quantity - take})
+        flag('oversold')
+      end
+    else
+      item.stock_tracked = false
+      flag('untracked_chapter')
+    end
+  end
+end
+
+local new_status
+local note
+if a.kind == 'fulfil' then
+  take_session_details()
+  if #items == 0 then
+    new_status = 'needs_review'
+    updates.review_reason = a.review_reason or 'the session named no items this shop sells'
+    flag('needs_review')
+  else
+    commit_sale()
+    new_status = 'paid'
+    local expected = tonumber(order.amount_expected)
+    if expected and not is_null(a.amount_subtotal) and
+        (expected ~= a.amount_subtotal or string.lower(order.currency or '') ~= string.lower(a.currency or '')) then
+      flag('amount_mismatch')
+    end
+  end
+elseif a.kind == 'await' then
+  take_session_details()
+  new_status = 'awaiting_payment'
+  -- The hold now lasts until the delayed payment succeeds or fails.
+  for _, item in ipairs(items) do
+    local member = hold_member(a.order_id, item.chapter, item.sku, item.quantity)
+    if redis.call('ZSCORE', S.holds, member) then
+      redis.call('ZADD', S.holds, 'inf', member)
+    end
+  end
+elseif a.kind == 'fail' then
+  take_session_details()
+  new_status = 'payment_failed'
+  release_order_holds(now_ms, a.order_id, items, 'stripe', 'payment failed')
+elseif a.kind == 'expire' then
+  new_status = 'expired'
+  release_order_holds(now_ms, a.order_id, items, 'stripe', 'checkout expired')
+elseif a.kind == 'refund' then
+  -- refunds: refund id -> amount, for refund.* events; charge.refunded gives the total.
+  local refunds = {}
+  if order.refunds and order.refunds ~= '' then
+    refunds = cjson.decode(order.refunds)
+  end
+  if a.refund.refund_id then
+    if a.refund.counts then
+      refunds[a.refund.refund_id] = a.refund.amount
+    else
+      refunds[a.refund.refund_id] = nil
+    end
+  end
+  local refunded = a.refund.charge_refunded or 0
+  local sum = 0
+  for _, amount in pairs(refunds) do
+    sum = sum + amount
+  end
+  refunded = math.max(refunded, sum)
+  local before = tonumber(order.amount_refunded) or 0
+  if refunded <= before then
+    return answer('duplicate', status)
+  end
+  local total = tonumber(order.amount_total) or 0
+  updates.refunds = cjson.encode(refunds)
+  updates.amount_refunded = refunded
+  if refunded >= total then
+    new_status = 'refunded'
+  else
+    new_status = 'partially_refunded'
+  end
+  note = string.format('refunded %d of %d', refunded, total)
+end
+
+if status ~= new_status then
+  local member = string.format('%015d|%s', tonumber(order.created_at), a.order_id)
+  if status and status_key[status] then
+    redis.call('ZREM', status_key[status], member)
+  end
+  redis.call('ZADD', status_key[new_status], 0, member)
+end
+
+table.insert(event_ids, a.event_id)
+table.insert(history, {at = now_ms, status = new_status, event_id = a.event_id, type = a.event_type, note = note})
+updates.status = new_status
+updates.items = cjson.encode(items)
+updates.flags = cjson.encode(flags)
+updates.oversold = cjson.encode(oversold)
+updates.history = cjson.encode(history)
+updates.event_ids = cjson.encode(event_ids)
+updates.updated_at = now_ms
+if not exists then
+  updates.id = order.id
+  updates.created_at = order.created_at
+end
+local flat = {}
+for field, value in pairs(updates) do
+  table.insert(flat, field)
+  table.insert(flat, value)
+end
+redis.call('HSET', K.order, unpack(flat))
+redis.call('SET', K.mark, a.order_id, 'EX', a.mark_ttl)
+return answer('applied', new_status)

@@ -1,0 +1,48 @@
+-- order_status.lua: the owner moves an order on (shipped, delivered, needs_review -> paid).
+-- KEYS[1]     the order (hash)
+-- KEYS[2..]   one lex zset per status, in the order of a.statuses
+-- ARGV[1]     now_ms
+-- ARGV[2]     JSON {"status", "allowed_from": [...], "tracking", "actor", "note", "statuses": [...]}
+-- Returns JSON {"ok": true} or {"error": "not_found"} or {"error": "not_allowed", "from": status}
+
+local now_ms = ARGV[1]
+local a = cjson.decode(ARGV[2])
+local order_key = KEYS[1]
+
+local current = redis.call('HMGET', order_key, 'status', 'created_at', 'history', 'id')
+local status, created_at, history_text, order_id = current[1], current[2], current[3], current[4]
+if not status then
+  return cjson.encode({error = 'not_found'})
+end
+local allowed = false
+for _, s in ipairs(a.allowed_from) do
+  if s == status then
+    allowed = true
+  end
+end
+if not allowed then
+  return cjson.encode({error = 'not_allowed', from = status})
+end
+
+local member = string.format('%015d|%s', tonumber(created_at), order_id)
+for i, s in ipairs(a.statuses) do
+  if s == status then
+    redis.call('ZREM', KEYS[1 + i], member)
+  end
+  if s == a.status then
+    redis.call('ZADD', KEYS[1 + i], 0, member)
+  end
+end
+
+local history = {}
+if history_text and history_text ~= '' then
+  history = cjson.decode(history_text)
+end
+table.insert(history, {at = now_ms, status = a.status, actor = a.actor, note = a.note})
+local updates = {'status', a.status, 'updated_at', now_ms, 'history', cjson.encode(history)}
+if a.tracking then
+  table.insert(updates, 'tracking')
+  table.insert(updates, a.tracking)
+end
+redis.call('HSET', order_key, unpack(updates))
+return cjson.encode({ok = true, from = status})

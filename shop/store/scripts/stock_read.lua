@@ -1,0 +1,16 @@
+-- stock_read.lua: stock of several chapters, after dropping expired holds.
+-- KEYS[1..5] stock, held, holds, chapters, ledger (see _prelude.lua)
+-- ARGV[1] now_ms
+-- ARGV[2] JSON [[chapter id, [sku, ...]], ...]
+-- Returns JSON [[chapter id, initialized (bool), [[sku, on_hand, held], ...]], ...]
+
+local now_ms = ARGV[1]
+local chapters = cjson.decode(ARGV[2])
+
+drop_expired_holds(now_ms)
+
+local out = {}
+for i, chapter in ipairs(chapters) do
+  out[i] = {chapter[1], is_initialized(chapter[1]), chapter_rows(chapter[2])}
+end
+return cjson.encode(out)

@@ -1,0 +1,182 @@
+"""Verified Stripe events -> plain actions for the store.
+
+Nothing here trusts the shape of the event beyond its signature: every field
+read is type-checked, and text is bounded, so a signed but nonsensical event
+becomes an ``ignored`` answer or a ``needs_review`` order, never a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from shop.catalog import Catalog
+from shop.orders import ORDER_ID
+
+SESSION_EVENTS = {
+    "checkout.session.completed": None,  # fulfil or await, by payment_status
+    "checkout.session.async_payment_succeeded": "fulfil",
+    "checkout.session.async_payment_failed": "fail",
+    "checkout.session.expired": "expire",
+}
+REFUND_EVENTS = ("charge.refunded", "refund.created", "refund.updated")
+HANDLED_EVENTS = (*SESSION_EVENTS, *REFUND_EVENTS)
+
+MAX_LINE_QTY = 999
+_TEXT_LIMIT = 300
+_ITEM = re.compile(r"^(?P<sku>[^*]+?)\s*(?:\*\s*(?P<qty>\d{1,4}))?$")
+
+
+def _text(value: Any, limit: int = _TEXT_LIMIT) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()[:limit]
+    return None
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _amount(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12:
+        return value
+    return None
+
+
+def _id(value: Any) -> str | None:
+    """A Stripe object id, given as a string or as the expanded object."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    if isinstance(value, str) and re.match(r"^[A-Za-z0-9_]{1,255}$", value):
+        return value
+    return None
+
+
+def order_items(lines: dict[str, int], catalog: Catalog) -> list[dict]:
+    """Order lines from SKU -> quantity, with names and prices from the catalog."""
+    items = []
+    for sku, qty in lines.items():
+        item = catalog.items[sku]
+        items.append({"sku": sku, "chapter": item.chapter, "name": item.name, "size": item.size,
+                      "quantity": qty, "unit_amount": item.price})
+    return items
+
+
+def parse_metadata_items(text: Any, catalog: Catalog) -> dict[str, int] | None:
+    """``balm-tee/M*2, wool-coat/L`` -> {sku: qty}; None if it does not parse or names an unknown SKU."""
+    if not isinstance(text, str) or not text.strip() or len(text) > 500:
+        return None
+    lines: dict[str, int] = {}
+    for part in text.split(","):
+        match = _ITEM.match(part.strip())
+        if not match:
+            return None
+        sku, qty = match["sku"].strip(), int(match["qty"] or 1)
+        if sku not in catalog.items or not 1 <= qty <= MAX_LINE_QTY:
+            return None
+        lines[sku] = lines.get(sku, 0) + qty
+    if any(q > MAX_LINE_QTY for q in lines.values()):
+        return None
+    return lines
+
+
+def line_item_skus(line_items: list[dict], catalog: Catalog) -> dict[str, int] | None:
+    """Way 3: SKUs from the session's line items (``sku``, or ``product`` + ``size``, in metadata)."""
+    lines: dict[str, int] = {}
+    for line in line_items:
+        price = _dict(line.get("price"))
+        product = _dict(price.get("product"))
+        sku = None
+        for metadata in (_dict(price.get("metadata")), _dict(product.get("metadata"))):
+            sku = metadata.get("sku") or (
+                f"{metadata['product']}/{metadata.get('size') or 'OS'}" if isinstance(metadata.get("product"), str) else None
+            )
+            if sku:
+                break
+        qty = line.get("quantity")
+        if sku not in catalog.items or not isinstance(qty, int) or isinstance(qty, bool) or not 1 <= qty <= MAX_LINE_QTY:
+            return None
+        lines[sku] = lines.get(sku, 0) + qty
+    return lines or None
+
+
+def derived_order_id(session_id: str) -> str:
+    """The order id of a session this shop did not start (Payment Link, Dashboard)."""
+    return "ord_s" + hashlib.sha256(session_id.encode()).hexdigest()[:24]
+
+
+def _our_order_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.startswith("ord_") and ORDER_ID.match(value) else None
+
+
+def _shipping(session: dict) -> dict | None:
+    details = _dict(_dict(session.get("collected_information")).get("shipping_details")) or _dict(
+        session.get("shipping_details")
+    )
+    address = _dict(details.get("address"))
+    if not details:
+        return None
+    return {
+        "name": _text(details.get("name")),
+        "address": {k: _text(address.get(k)) for k in ("line1", "line2", "city", "postal_code", "state", "country")},
+    }
+
+
+def session_action(event_type: str, session: dict, catalog: Catalog) -> dict:
+    """What a checkout.session.* event asks of its order."""
+    session_id = _id(session.get("id"))
+    if session_id is None:
+        return {"kind": "ignore", "reason": "the event has no session id"}
+    kind = SESSION_EVENTS[event_type]
+    if kind is None:
+        payment_status = session.get("payment_status")
+        kind = "fulfil" if payment_status in ("paid", "no_payment_required") else "await"
+    metadata = _dict(session.get("metadata"))
+    order_id = _our_order_id(metadata.get("order_id")) or _our_order_id(session.get("client_reference_id"))
+    lines = parse_metadata_items(metadata.get("items"), catalog)
+    customer = _dict(session.get("customer_details"))
+    return {
+        "kind": kind,
+        "order_id": order_id or derived_order_id(session_id),
+        "derived_order_id": derived_order_id(session_id),
+        "session_id": session_id,
+        "payment_intent": _id(session.get("payment_intent")),
+        "items": order_items(lines, catalog) if lines else None,
+        "need_items": lines is None,
+        "amount_subtotal": _amount(session.get("amount_subtotal")),
+        "amount_total": _amount(session.get("amount_total")),
+        "currency": _text(session.get("currency"), 3).lower() if _text(session.get("currency"), 3) else None,
+        "customer": {"email": _text(customer.get("email") or session.get("customer_email")),
+                     "name": _text(customer.get("name"))},
+        "shipping": _shipping(session),
+    }
+
+
+def refund_action(event_type: str, obj: dict) -> dict:
+    """What a charge.refunded / refund.* event says: the payment and how much is refunded."""
+    payment_intent = _id(obj.get("payment_intent"))
+    if payment_intent is None:
+        return {"kind": "ignore", "reason": "the event names no payment intent"}
+    if event_type == "charge.refunded":
+        refund = {"charge_refunded": _amount(obj.get("amount_refunded")) or 0}
+    else:
+        refund = {"refund_id": _id(obj.get("id")), "amount": _amount(obj.get("amount")) or 0,
+                  "counts": obj.get("status") in ("succeeded", "pending", "requires_action")}
+        if refund["refund_id"] is None:
+            return {"kind": "ignore", "reason": "the refund has no id"}
+    return {"kind": "refund", "payment_intent": payment_intent, "refund": refund}
+
+
+def event_action(event: dict, catalog: Catalog) -> dict:
+    """The action for a verified event (``kind`` ``ignore`` for anything not handled)."""
+    event_type = event["type"]
+    obj = _dict(_dict(event.get("data")).get("object"))
+    if event_type in SESSION_EVENTS:
+        action = session_action(event_type, obj, catalog)
+    elif event_type in REFUND_EVENTS:
+        action = refund_action(event_type, obj)
+    else:
+        action = {"kind": "ignore", "reason": "event type not handled"}
+    action.update(event_id=event["id"], event_type=event_type, livemode=event.get("livemode") is True)
+    return action

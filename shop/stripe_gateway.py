@@ -1,0 +1,60 @@
+"""Every call this shop makes to Stripe's API, in one small module.
+
+Tests point ``STRIPE_API_BASE`` at a local stand-in; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import stripe
+
+from shop.errors import PaymentProviderError
+
+_TIMEOUT_SECONDS = 10
+
+
+class StripeGateway:
+    def __init__(self, api_key: str | None, api_base: str | None = None):
+        self.api_key = api_key
+        self.api_base = api_base
+        self._client: stripe.StripeClient | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_key)
+
+    def client(self) -> stripe.StripeClient:
+        if not self.api_key:
+            raise PaymentProviderError("STRIPE_SECRET_KEY is not set; set it to the shop's secret API key (sk_...)")
+        if self._client is None:
+            options = {"base_addresses": {"api": self.api_base}} if self.api_base else {}
+            self._client = stripe.StripeClient(
+                self.api_key,
+                max_network_retries=1,
+                http_client=stripe.new_default_http_client(timeout=_TIMEOUT_SECONDS),
+                **options,
+            )
+        return self._client
+
+    def session_line_items(self, session_id: str) -> list[dict]:
+        """All line items of a Checkout Session, with price and product expanded."""
+        items: list[dict] = []
+        params: dict = {"limit": 100, "expand": ["data.price.product"]}
+        try:
+            while True:
+                page = self.client().v1.checkout.sessions.line_items.list(session_id, params)
+                data = page.to_dict().get("data") or []
+                items.extend(data)
+                if not page.get("has_more") or not data:
+                    return items
+                params = {**params, "starting_after": data[-1]["id"]}
+        except stripe.StripeError as e:
+            raise PaymentProviderError(f"Stripe refused the line items of {session_id}: {e.user_message or e}",
+                                       retryable=_retryable(e)) from e
+
+
+def _retryable(error: stripe.StripeError) -> bool:
+    """Connection trouble and Stripe's own 5xx/429 pass; a bad key or unknown session does not."""
+    if isinstance(error, (stripe.APIConnectionError, stripe.RateLimitError)):
+        return True
+    return (error.http_status or 500) >= 500
+
