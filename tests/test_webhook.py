@@ -1,0 +1,339 @@
+"""POST /api/webhooks/stripe, row by row of SPEC section 4, on a real redis-server."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pytest
+
+from tests.stripe_factory import OTHER_SECRET, WEBHOOK_SECRET, checkout_session, event, sign, signed
+
+URL = "/api/webhooks/stripe"
+
+
+def store_snapshot(redis_client) -> dict:
+    """Every key and its full value: to prove a request changed nothing."""
+    snap = {}
+    for key in sorted(redis_client.keys("*")):
+        kind = redis_client.type(key)
+        if kind == "string":
+            snap[key] = redis_client.get(key)
+        elif kind == "hash":
+            snap[key] = redis_client.hgetall(key)
+        elif kind == "zset":
+            snap[key] = redis_client.zrange(key, 0, -1, withscores=True)
+        elif kind == "stream":
+            snap[key] = redis_client.xrange(key)
+        else:
+            snap[key] = kind
+    return snap
+
+
+@pytest.fixture
+def stocked(shop):
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 5, "balm-tee/L": 1})
+    return shop
+
+
+def on_hand(shop, sku):
+    for chapter in shop.inventory.snapshot():
+        for row in chapter["skus"]:
+            if row["sku"] == sku:
+                return row["on_hand"]
+    raise KeyError(sku)
+
+
+# -- refused before anything is read -----------------------------------------
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
+def test_other_methods_are_405(client, redis_client, method):
+    before = store_snapshot(redis_client)
+    response = client.open(URL, method=method)
+    assert response.status_code == 405
+    if method != "HEAD":
+        assert "POST" in response.get_json()["error"] or "does not take" in response.get_json()["error"]
+    assert store_snapshot(redis_client) == before
+
+
+def test_body_over_one_mib_is_413(client, redis_client):
+    before = store_snapshot(redis_client)
+    body = b"x" * (1024 * 1024 + 1)
+    response = client.post(URL, data=body, headers={"Stripe-Signature": sign(body)})
+    assert response.status_code == 413
+    assert store_snapshot(redis_client) == before
+
+
+def test_chunked_body_over_one_mib_is_413(client, redis_client):
+    before = store_snapshot(redis_client)
+
+    # No Content-Length: the server only learns the size by reading (as with a chunked body).
+    response = client.post(URL, input_stream=io.BytesIO(b"y" * (1100 * 1024)),
+                           headers={"Transfer-Encoding": "chunked", "Stripe-Signature": "t=1,v1=00"},
+                           environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == 413
+    assert store_snapshot(redis_client) == before
+
+
+def test_body_of_exactly_one_mib_is_not_413(client):
+    body = b" " * (1024 * 1024)
+    response = client.post(URL, data=body, headers={"Stripe-Signature": sign(body)})
+    assert response.status_code == 400  # signed, but not JSON
+
+
+def test_no_secret_configured_is_503(make_app, redis_client):
+    client = make_app(STRIPE_WEBHOOK_SECRET="").test_client()
+    body, headers = signed(event("checkout.session.completed", checkout_session(items="balm-tee/M")))
+    before = store_snapshot(redis_client)
+    response = client.post(URL, data=body, headers=headers)
+    assert response.status_code == 503
+    assert response.get_json()["error"].startswith("set STRIPE_WEBHOOK_SECRET")
+    assert store_snapshot(redis_client) == before
+
+
+# -- signatures ----------------------------------------------------------------
+
+
+def completed(items="balm-tee/M*2", **kwargs):
+    return event("checkout.session.completed", checkout_session(items=items, **kwargs))
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing", "empty", "garbage", "wrong_secret", "stale", "tampered", "v0_only", "no_timestamp"],
+)
+def test_bad_signatures_are_400_and_change_nothing(client, redis_client, stocked, case):
+    evt = completed()
+    body = json.dumps(evt).encode()
+    headers = {"Content-Type": "application/json"}
+    if case == "empty":
+        headers["Stripe-Signature"] = ""
+    elif case == "garbage":
+        headers["Stripe-Signature"] = "not a signature \x00 at all"
+    elif case == "wrong_secret":
+        headers["Stripe-Signature"] = sign(body, "whsec_someone_else")
+    elif case == "stale":
+        headers["Stripe-Signature"] = sign(body, WEBHOOK_SECRET, timestamp=int(time.time()) - 301)
+    elif case == "tampered":
+        headers["Stripe-Signature"] = sign(body)
+        body = body.replace(b"balm-tee/M*2", b"balm-tee/M*3")
+    elif case == "v0_only":
+        headers["Stripe-Signature"] = sign(body).replace("v1=", "v0=")
+    elif case == "no_timestamp":
+        headers["Stripe-Signature"] = sign(body).split(",", 1)[1]
+    before = store_snapshot(redis_client)
+    response = client.post(URL, data=body, headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["error"]
+    assert store_snapshot(redis_client) == before
+
+
+def test_signature_just_inside_tolerance_and_future_skew_are_accepted(deliver, stocked):
+    assert deliver(completed(items="balm-tee/M"), timestamp=int(time.time()) - 290).status_code == 200
+    assert deliver(completed(items="balm-tee/M"), timestamp=int(time.time()) + 600).status_code == 200
+    assert on_hand(stocked, "balm-tee/M") == 3
+
+
+def test_second_configured_secret_is_accepted(make_app, redis_client):
+    app = make_app(STRIPE_WEBHOOK_SECRET=f"{WEBHOOK_SECRET}, {OTHER_SECRET}")
+    app.extensions["shop"].inventory.initialize("chapter-i", {"balm-tee/M": 5})
+    body, headers = signed(completed(), secret=OTHER_SECRET)
+    response = app.test_client().post(URL, data=body, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "applied"
+
+
+def test_header_with_signatures_of_two_secrets_is_accepted(deliver, client, stocked):
+    body = json.dumps(completed()).encode()
+    ours = sign(body)
+    t = ours.split(",")[0]
+    other = sign(body, OTHER_SECRET, timestamp=int(t[2:])).split(",")[1]
+    response = client.post(URL, data=body, headers={"Stripe-Signature": f"{t},{other},{ours.split(',')[1]}"})
+    assert response.status_code == 200
+
+
+# -- JSON and envelope ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[1, 2]", b'"evt"', b"{}", b'{"id": "evt_1"}', b'{"type": "checkout.session.completed"}',
+     b'{"id": 5, "type": "x"}', b'{"id": "evt 1 with spaces", "type": "x"}', b'{"id": "evt_1", "type": ""}',
+     "{\"id\": \"evt_\u00e9\", \"type\": \"x\"}".encode(), b"\xff\xfe"],
+)
+def test_signed_bodies_that_are_not_events_are_400(client, redis_client, body):
+    before = store_snapshot(redis_client)
+    header = sign(body.decode("utf-8", "replace")) if body != b"\xff\xfe" else "t=1,v1=ab"
+    response = client.post(URL, data=body, headers={"Stripe-Signature": header})
+    assert response.status_code == 400
+    assert store_snapshot(redis_client) == before
+
+
+# -- handled events --------------------------------------------------------------
+
+
+def test_completed_paid_session_becomes_an_order_and_takes_stock(deliver, shop, stocked, owner_headers, client):
+    session = checkout_session(items="balm-tee/M*2, balm-tee/L", amount_subtotal=13500)
+    response = deliver(event("checkout.session.completed", session))
+    assert response.status_code == 200
+    answer = response.get_json()
+    assert answer["status"] == "applied"
+    assert on_hand(shop, "balm-tee/M") == 3
+    assert on_hand(shop, "balm-tee/L") == 0
+    order = client.get(f"/api/owner/orders/{answer['order_id']}", headers=owner_headers).get_json()
+    assert order["status"] == "paid"
+    assert [(i["sku"], i["quantity"], i["stock_tracked"]) for i in order["items"]] == [
+        ("balm-tee/M", 2, True), ("balm-tee/L", 1, True)]
+    assert order["customer"] == {"email": "ada@example.com", "name": "Ada Lovelace"}
+    assert order["shipping"]["address"]["city"] == "London"
+    assert order["stripe"]["session_id"] == session["id"]
+    assert order["stripe"]["payment_intent"] == session["payment_intent"]
+    assert order["oversold"] == [] and order["flags"] == []
+    assert order["currency"] == "eur"
+    entries = client.get("/api/owner/ledger?reason=order_commit", headers=owner_headers).get_json()["entries"]
+    assert sorted((e["sku"], e["delta"], e["ref"]) for e in entries) == [
+        ("balm-tee/L", -1, answer["order_id"]), ("balm-tee/M", -2, answer["order_id"])]
+
+
+def test_same_event_twice_is_duplicate(deliver, shop, stocked, redis_client):
+    evt = completed()
+    assert deliver(evt).get_json()["status"] == "applied"
+    before = {k: v for k, v in store_snapshot(redis_client).items() if ":stats:" not in k and not k.endswith(":webhook")}
+    again = deliver(evt)  # a retry: same event, new signature
+    assert again.status_code == 200
+    assert again.get_json()["status"] == "duplicate"
+    after = {k: v for k, v in store_snapshot(redis_client).items() if ":stats:" not in k and not k.endswith(":webhook")}
+    assert after == before
+    assert on_hand(shop, "balm-tee/M") == 3
+
+
+def test_completed_and_async_succeeded_fulfil_once(deliver, shop, stocked):
+    session = checkout_session(items="balm-tee/M*2")
+    first = deliver(event("checkout.session.async_payment_succeeded", session))
+    second = deliver(event("checkout.session.completed", session))
+    assert first.get_json()["status"] == "applied"
+    assert second.get_json()["status"] == "duplicate"
+    assert on_hand(shop, "balm-tee/M") == 3
+
+
+def test_unpaid_completed_awaits_payment_then_async_success_fulfils(deliver, shop, stocked, client, owner_headers):
+    session = checkout_session(items="balm-tee/M", payment_status="unpaid")
+    r1 = deliver(event("checkout.session.completed", session)).get_json()
+    assert r1["status"] == "applied" and r1["order_status"] == "awaiting_payment"
+    assert on_hand(shop, "balm-tee/M") == 5
+    r2 = deliver(event("checkout.session.async_payment_succeeded", {**session, "payment_status": "paid"})).get_json()
+    assert r2["status"] == "applied" and r2["order_status"] == "paid"
+    assert on_hand(shop, "balm-tee/M") == 4
+    order = client.get(f"/api/owner/orders/{r1['order_id']}", headers=owner_headers).get_json()
+    assert len(order["stripe"]["event_ids"]) == 2
+
+
+def test_async_failed_without_order_records_payment_failed(deliver, shop, stocked, client, owner_headers):
+    session = checkout_session(items="balm-tee/M", payment_status="unpaid")
+    answer = deliver(event("checkout.session.async_payment_failed", session)).get_json()
+    assert answer["status"] == "applied" and answer["order_status"] == "payment_failed"
+    assert on_hand(shop, "balm-tee/M") == 5
+    # A later completion of the same session cannot move it backwards.
+    late = deliver(event("checkout.session.completed", session)).get_json()
+    assert late["status"] == "duplicate"
+
+
+def test_expired_for_unknown_session_is_ignored(deliver, redis_client):
+    answer = deliver(event("checkout.session.expired", checkout_session(payment_status="unpaid")))
+    assert answer.status_code == 200
+    assert answer.get_json()["status"] == "ignored"
+    assert not redis_client.keys("{shop}:order:*")
+
+
+def test_expired_after_paid_is_duplicate(deliver, stocked):
+    session = checkout_session(items="balm-tee/M")
+    assert deliver(event("checkout.session.completed", session)).get_json()["status"] == "applied"
+    assert deliver(event("checkout.session.expired", session)).get_json()["status"] == "duplicate"
+
+
+def test_unhandled_type_is_ignored_with_only_a_counter(deliver, redis_client):
+    before = store_snapshot(redis_client)
+    answer = deliver(event("customer.created", {"id": "cus_1", "object": "customer"}))
+    assert answer.status_code == 200 and answer.get_json()["status"] == "ignored"
+    changed = {k for k, v in store_snapshot(redis_client).items() if before.get(k) != v}
+    assert changed and all(":stats:" in k or k.endswith(":webhook") for k in changed)
+
+
+def test_uninitialized_chapter_is_saved_untracked(deliver, shop, client, owner_headers, redis_client):
+    answer = deliver(completed(items="wool-coat/M")).get_json()
+    order = client.get(f"/api/owner/orders/{answer['order_id']}", headers=owner_headers).get_json()
+    assert order["status"] == "paid"
+    assert order["items"][0]["stock_tracked"] is False
+    assert "untracked_chapter" in order["flags"]
+    assert redis_client.hget("{shop}:stock", "wool-coat/M") is None
+    assert redis_client.xlen("{shop}:ledger") == 0
+
+
+def test_too_little_stock_is_oversold_never_negative(deliver, shop, stocked, client, owner_headers):
+    answer = deliver(completed(items="balm-tee/L*3")).get_json()
+    order = client.get(f"/api/owner/orders/{answer['order_id']}", headers=owner_headers).get_json()
+    assert order["status"] == "paid"
+    assert order["oversold"] == [{"sku": "balm-tee/L", "quantity": 2}]
+    assert "oversold" in order["flags"]
+    assert on_hand(shop, "balm-tee/L") == 0
+    entries = client.get("/api/owner/ledger?sku=balm-tee/L&reason=order_commit", headers=owner_headers).get_json()
+    assert [e["delta"] for e in entries["entries"]] == [-1]
+
+
+@pytest.mark.parametrize("items", [None, "", "nope/XL*2", "balm-tee/M*0", "balm-tee/M*1000", "balm-tee/M*-1",
+                                   "balm-tee/M**2", ",", "balm-tee/M*2,,", "\u00e9t\u00e9/M"])
+def test_unreadable_items_without_api_key_need_review(deliver, shop, stocked, client, owner_headers, items):
+    answer = deliver(completed(items=items)).get_json()
+    assert answer["status"] == "applied" and answer["order_status"] == "needs_review"
+    order = client.get(f"/api/owner/orders/{answer['order_id']}", headers=owner_headers).get_json()
+    assert order["review_reason"]
+    assert order["items"] == []
+    assert on_hand(shop, "balm-tee/M") == 5
+
+
+def test_metadata_items_are_trimmed_and_summed(deliver, shop, stocked):
+    deliver(completed(items=" balm-tee/M * 2 ,balm-tee/M,balm-tee/L "))
+    assert on_hand(shop, "balm-tee/M") == 2
+    assert on_hand(shop, "balm-tee/L") == 0
+
+
+def test_store_down_is_503_and_retry_applies_once(make_app):
+    from tests.redis_server import RedisServer
+
+    server = RedisServer(appendonly=True).start()
+    try:
+        app = make_app(REDIS_URL=server.url)
+        shop = app.extensions["shop"]
+        shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
+        client = app.test_client()
+        evt = completed()
+        server.kill()
+        body, headers = signed(evt)
+        down = client.post(URL, data=body, headers=headers)
+        assert down.status_code == 503
+        assert "retry" in down.get_json()["error"]
+        server.start()
+        body, headers = signed(evt)
+        assert client.post(URL, data=body, headers=headers).get_json()["status"] == "applied"
+        body, headers = signed(evt)
+        assert client.post(URL, data=body, headers=headers).get_json()["status"] == "duplicate"
+        assert on_hand(shop, "balm-tee/M") == 3
+    finally:
+        server.stop()
+
+
+def test_production_without_store_is_503_and_accepts_nothing(redis_client):
+    from shop import create_app
+
+    app = create_app({"STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "VERCEL": "1", "SECRET_KEY": "x",
+                      "OWNER_PASSWORD": "pw"}, environ={})
+    client = app.test_client()
+    body, headers = signed(completed())
+    response = client.post(URL, data=body, headers=headers)
+    assert response.status_code == 503
+    assert "KV_REST_API_URL" in response.get_json()["error"] and "REDIS_URL" in response.get_json()["error"]
+    owner = client.post("/api/owner/stock/chapter-i/initialize", json={"stock": {}},
+                        headers={"Authorization": "Bearer pw"})
+    assert owner.status_code == 503
