@@ -162,6 +162,7 @@ class Store:
             keys.WEBHOOK,
             keys.STATS_TOTAL,
             keys.stats_day(day),
+            keys.customer_orders((action.get("customer") or {}).get("email")),
             *keys.status_indexes(),
         ]
         return self.run_json("apply_event", event_keys, [now_ms, json.dumps(action, separators=(",", ":"))])
@@ -176,9 +177,16 @@ class Store:
         record = as_dict(self.backend.call("HGETALL", keys.order(order_id)))
         return record or None
 
-    def list_orders(self, *, status: str | None, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
-        """One page of orders, newest first: two round trips whatever the order count."""
-        index = keys.status_index(status) if status else keys.ORDERS
+    def list_orders(self, *, status: str | None, limit: int, cursor: str | None,
+                    email: str | None = None) -> tuple[list[dict], str | None]:
+        """One page of orders (of one status, or of one customer email), newest first.
+
+        Two round trips whatever the order count: the index page, then the orders.
+        """
+        if email:
+            index = keys.customer_orders(email)
+        else:
+            index = keys.status_index(status) if status else keys.ORDERS
         top = "(" + decode_cursor(cursor, _ORDER_MEMBER) if cursor else "+"
         members = self.backend.call("ZREVRANGEBYLEX", index, top, "-", "LIMIT", 0, limit + 1)
         page, more = members[:limit], len(members) > limit

@@ -7,6 +7,8 @@ and on a Redis Cluster.
 
 from __future__ import annotations
 
+import hashlib
+
 from shop.orders import STATUSES
 
 TAG = "{shop}"
@@ -37,6 +39,12 @@ def order(order_id: str) -> str:
 
 def event(event_id: str) -> str:
     return key("event", event_id)
+
+
+def customer_orders(email: str | None) -> str:
+    """Orders of one customer email (lex zset like ORDERS); the email is hashed, never a key in clear."""
+    digest = hashlib.sha256((email or "").strip().lower().encode()).hexdigest()[:32]
+    return key("orders", "email", digest)
 
 
 def stats_day(day: str) -> str:

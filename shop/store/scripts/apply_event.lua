@@ -10,7 +10,8 @@
 -- KEYS[11]    last event received (hash)
 -- KEYS[12]    event counters since the start (hash "type|outcome" -> n)
 -- KEYS[13]    event counters of today (hash, expires after 8 days)
--- KEYS[14..]  one lex zset per status, in the order of a.statuses
+-- KEYS[14]    orders of the session's customer email (lex zset; a placeholder key when no email)
+-- KEYS[15..]  one lex zset per status, in the order of a.statuses
 -- ARGV[1]     now_ms
 -- ARGV[2]     JSON action (built by shop/stripe_events.py):
 --   kind            fulfil | await | fail | expire | refund | ignore
@@ -27,10 +28,10 @@
 local now_ms = ARGV[1]
 local a = cjson.decode(ARGV[2])
 local K = {mark = KEYS[6], order = KEYS[7], sessions = KEYS[8], payments = KEYS[9], orders = KEYS[10],
-  last = KEYS[11], total = KEYS[12], today = KEYS[13]}
+  last = KEYS[11], total = KEYS[12], today = KEYS[13], email = KEYS[14]}
 local status_key = {}
 for i, status in ipairs(a.statuses) do
-  status_key[status] = KEYS[13 + i]
+  status_key[status] = KEYS[14 + i]
 end
 
 local function count(outcome)
@@ -152,6 +153,9 @@ local function take_session_details()
   end
   if not is_null(a.customer) then
     updates.customer = cjson.encode(a.customer)
+    if a.customer.email then
+      redis.call('ZADD', K.email, 0, string.format('%015d|%s', tonumber(order.created_at), a.order_id))
+    end
   end
   if not is_null(a.shipping) then
     updates.shipping = cjson.encode(a.shipping)
