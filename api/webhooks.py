@@ -12,32 +12,14 @@ import json
 
 import stripe
 from flask import Blueprint, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
-from api import get_shop
+from api import get_shop, read_body
 from shop.errors import BadRequest, NotConfigured
 
 webhooks = Blueprint("webhooks", __name__)
 
 MAX_BODY = 1024 * 1024  # Stripe's events are far smaller; anything larger is not from Stripe.
 TOLERANCE_SECONDS = 300
-
-
-def read_body(limit: int) -> bytes:
-    """The raw body, refusing (413) more than ``limit`` bytes, declared or chunked.
-
-    A chunked body has no Content-Length, so the only honest check is to read
-    at most one byte past the limit and stop there.
-    """
-    if request.content_length is not None and request.content_length > limit:
-        raise RequestEntityTooLarge()
-    stream, chunks, size = request.stream, [], 0
-    while chunk := stream.read(min(65536, limit + 1 - size)):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            raise RequestEntityTooLarge()
-    return b"".join(chunks)
 
 
 def verify(payload: bytes, header: str | None, secrets: tuple[str, ...]) -> None:

@@ -44,7 +44,12 @@ def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[s
     app.config.update({k: v for k, v in (overrides or {}).items() if k not in shop_config.VARIABLES})
     embedded_path = Path(app.config.get("EMBEDDED_STORE_PATH") or Path(app.instance_path) / "shop.rdb")
 
-    app.extensions["shop"] = Shop.build(settings, embedded_path)
+    app.extensions["shop"] = Shop.build(
+        settings,
+        embedded_path,
+        hold_seconds=app.config.get("CHECKOUT_HOLD_SECONDS"),  # tests only: a hold of seconds
+        stripe_timeout=app.config.get("STRIPE_TIMEOUT_SECONDS", 10),
+    )
     if not logging.getLogger("shop").handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

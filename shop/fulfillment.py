@@ -39,9 +39,14 @@ class Fulfillment:
         self.gateway = gateway
         self.clock = clock
 
-    def handle(self, event: dict) -> dict:
-        """Apply one verified event; the answer says applied, duplicate or ignored."""
+    def handle(self, event: dict, source: str | None = None) -> dict:
+        """Apply one verified event; the answer says applied, duplicate or ignored.
+
+        ``source`` names a caller other than Stripe's webhook (success page, reconciliation).
+        """
         action = stripe_events.event_action(check_envelope(event), self.catalog)
+        if source:
+            action["source"] = source
         if action["kind"] == "refund":
             action["order_id"] = self.store.order_for_payment(action["payment_intent"])
             if action["order_id"] is None:
@@ -54,12 +59,22 @@ class Fulfillment:
             self._resolve_items(action)
             result = self._apply(action)
         log.info(
-            "stripe event %s type=%s session=%s order=%s outcome=%s%s",
-            action["event_id"], action["event_type"], action.get("session_id") or "-",
+            "%s %s type=%s session=%s order=%s outcome=%s%s",
+            source or "stripe event", action["event_id"], action["event_type"], action.get("session_id") or "-",
             result.get("order_id") or "-", result["status"],
             f" ({action['reason']})" if action.get("reason") else "",
         )
         return result
+
+    def fulfil_session(self, session: dict, source: str) -> dict:
+        """Apply a Checkout Session read from Stripe's API as its completed event would be.
+
+        Whichever comes first, this or the webhook, fulfils; the other is a duplicate.
+        """
+        status = session.get("payment_status") if isinstance(session.get("payment_status"), str) else "unknown"
+        event = {"id": f"{source}:{session.get('id')}:{status}", "type": "checkout.session.completed",
+                 "livemode": session.get("livemode") is True, "data": {"object": session}}
+        return self.handle(event, source=source)
 
     def _apply(self, action: dict) -> dict:
         now = self.clock()

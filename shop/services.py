@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shop.catalog import Catalog
+from shop.checkout import Checkout
 from shop.config import STORE_VARIABLES, Settings
 from shop.fulfillment import Fulfillment
 from shop.inventory import Inventory
@@ -39,12 +40,14 @@ class Shop:
     inventory: Inventory
     orders: Orders
     fulfillment: Fulfillment
+    checkout: Checkout
 
     @classmethod
-    def build(cls, settings: Settings, embedded_path: Path, catalog: Catalog | None = None) -> "Shop":
-        catalog = catalog or Catalog.load(settings.catalog_path)
+    def build(cls, settings: Settings, embedded_path: Path, *, hold_seconds: int | None = None,
+              stripe_timeout: float = 10) -> "Shop":
+        catalog = Catalog.load(settings.catalog_path)
         store = Store(make_backend(settings, embedded_path))
-        gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base)
+        gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, timeout=stripe_timeout)
         return cls(
             settings=settings,
             catalog=catalog,
@@ -53,4 +56,5 @@ class Shop:
             inventory=Inventory(store, catalog, settings.low_stock_threshold),
             orders=Orders(store),
             fulfillment=Fulfillment(store, catalog, gateway),
+            checkout=Checkout(store, catalog, gateway, settings, hold_seconds=hold_seconds),
         )

@@ -13,9 +13,10 @@ _TIMEOUT_SECONDS = 10
 
 
 class StripeGateway:
-    def __init__(self, api_key: str | None, api_base: str | None = None):
+    def __init__(self, api_key: str | None, api_base: str | None = None, timeout: float = _TIMEOUT_SECONDS):
         self.api_key = api_key
         self.api_base = api_base
+        self.timeout = timeout
         self._client: stripe.StripeClient | None = None
 
     @property
@@ -30,10 +31,38 @@ class StripeGateway:
             self._client = stripe.StripeClient(
                 self.api_key,
                 max_network_retries=1,
-                http_client=stripe.new_default_http_client(timeout=_TIMEOUT_SECONDS),
+                http_client=stripe.new_default_http_client(timeout=self.timeout),
                 **options,
             )
         return self._client
+
+    def create_checkout_session(self, params: dict, idempotency_key: str) -> dict:
+        """Create a Checkout Session; the key makes a retried call return the same session."""
+        try:
+            session = self.client().v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})
+        except stripe.StripeError as e:
+            raise PaymentProviderError(f"Stripe could not start the checkout: {e.user_message or e}",
+                                       retryable=_retryable(e)) from e
+        return session.to_dict()
+
+    def expire_session(self, session_id: str) -> dict | None:
+        """Expire an open session (the shopper cancelled); None if it is no longer open."""
+        try:
+            return self.client().v1.checkout.sessions.expire(session_id).to_dict()
+        except stripe.InvalidRequestError:
+            return None  # already complete or expired: nothing to cancel
+        except stripe.StripeError as e:
+            raise PaymentProviderError(f"Stripe could not expire {session_id}: {e.user_message or e}",
+                                       retryable=_retryable(e)) from e
+
+    def retrieve_session(self, session_id: str) -> dict:
+        try:
+            return self.client().v1.checkout.sessions.retrieve(session_id).to_dict()
+        except stripe.InvalidRequestError as e:
+            raise PaymentProviderError(f"Stripe has no checkout {session_id}", retryable=False) from e
+        except stripe.StripeError as e:
+            raise PaymentProviderError(f"Stripe could not be asked about {session_id}: {e.user_message or e}",
+                                       retryable=_retryable(e)) from e
 
     def session_line_items(self, session_id: str) -> list[dict]:
         """All line items of a Checkout Session, with price and product expanded."""

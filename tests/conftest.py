@@ -80,3 +80,14 @@ def deliver(client):
         return client.post("/api/webhooks/stripe", data=body, headers=headers)
 
     return deliver_
+
+
+@pytest.fixture
+def deliver_to():
+    """POST one signed event through a given test client."""
+
+    def deliver_(client, evt: dict, **sign_kwargs):
+        body, headers = signed(evt, **sign_kwargs)
+        return client.post("/api/webhooks/stripe", data=body, headers=headers)
+
+    return deliver_

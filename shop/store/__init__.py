@@ -37,7 +37,16 @@ class Script:
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
 
-_SCRIPT_NAMES = ("apply_event", "stock_change", "stock_read", "order_status", "ledger_page")
+_SCRIPT_NAMES = (
+    "apply_event",
+    "stock_change",
+    "stock_read",
+    "order_status",
+    "ledger_page",
+    "checkout_hold",
+    "checkout_attach",
+    "checkout_release",
+)
 
 
 def encode_cursor(position: str) -> str:
@@ -166,6 +175,24 @@ class Store:
             *keys.status_indexes(),
         ]
         return self.run_json("apply_event", event_keys, [now_ms, json.dumps(action, separators=(",", ":"))])
+
+    def checkout_hold(self, request: dict, idempotency_key: str | None, now_ms: int) -> dict:
+        """Hold every line and store the pending order, or hold nothing (one EVALSHA)."""
+        request = {**request, "idempotency": bool(idempotency_key), "idempotency_ttl": 86400}
+        hold_keys = [*keys.STOCK_KEYS, keys.order(request["order_id"]), keys.ORDERS, keys.status_index("pending"),
+                     keys.idempotency(idempotency_key)]
+        return self.run_json("checkout_hold", hold_keys, [now_ms, json.dumps(request)])
+
+    def checkout_attach(self, order_id: str, session_id: str, checkout_url: str) -> dict:
+        request = {"order_id": order_id, "session_id": session_id, "checkout_url": checkout_url}
+        return self.run_json("checkout_attach", [keys.order(order_id), keys.SESSION_ORDERS], [json.dumps(request)])
+
+    def checkout_release(self, order_id: str, *, actor: str, note: str, idempotency_key: str | None,
+                         now_ms: int) -> dict:
+        release_keys = [*keys.STOCK_KEYS, keys.order(order_id), keys.status_index("pending"),
+                        keys.status_index("expired"), keys.idempotency(idempotency_key)]
+        request = {"order_id": order_id, "actor": actor, "note": note}
+        return self.run_json("checkout_release", release_keys, [now_ms, json.dumps(request)])
 
     def order_for_payment(self, payment_intent: str) -> str | None:
         return self.backend.call("HGET", keys.PAYMENT_ORDERS, payment_intent)

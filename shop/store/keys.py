@@ -30,7 +30,6 @@ PAYMENT_ORDERS = key("payment_orders")  # hash PaymentIntent id -> order id
 WEBHOOK = key("webhook")  # hash: the last event received, for health
 STATS_TOTAL = key("stats", "total")  # hash "type|outcome" -> count, forever
 PROBE = key("probe")  # written by the health check's round trip
-CHECKOUT_IDEMPOTENCY_PREFIX = key("idem")
 
 
 def order(order_id: str) -> str:
@@ -45,6 +44,12 @@ def customer_orders(email: str | None) -> str:
     """Orders of one customer email (lex zset like ORDERS); the email is hashed, never a key in clear."""
     digest = hashlib.sha256((email or "").strip().lower().encode()).hexdigest()[:32]
     return key("orders", "email", digest)
+
+
+def idempotency(idempotency_key: str | None) -> str:
+    """The mark of a checkout's Idempotency-Key (hashed); a placeholder key when there is none."""
+    digest = hashlib.sha256((idempotency_key or "").encode()).hexdigest()[:32] if idempotency_key else "none"
+    return key("idem", digest)
 
 
 def stats_day(day: str) -> str:

@@ -16,6 +16,7 @@
 -- ARGV[2]     JSON action (built by shop/stripe_events.py):
 --   kind            fulfil | await | fail | expire | refund | ignore
 --   event_id, event_type, livemode, order_id, session_id, payment_intent
+--   source          absent for Stripe's deliveries; 'success_page' or 'reconcile' otherwise
 --   items           [{sku, chapter, name, size, quantity, unit_amount}] or null
 --   need_items      true: if there is no order yet, answer need_items instead of creating one
 --   review_reason   why the order needs the owner (when items is null)
@@ -34,13 +35,17 @@ for i, status in ipairs(a.statuses) do
   status_key[status] = KEYS[14 + i]
 end
 
+-- Counters and "last event" describe Stripe's deliveries; the success page and
+-- reconciliation (a.source) count under their own name and leave "last event" alone.
 local function count(outcome)
-  local field = a.event_type .. '|' .. outcome
+  local field = (a.source or a.event_type) .. '|' .. outcome
   redis.call('HINCRBY', K.total, field, 1)
   redis.call('HINCRBY', K.today, field, 1)
   redis.call('EXPIRE', K.today, 8 * 86400)
-  redis.call('HSET', K.last, 'at', now_ms, 'id', a.event_id, 'type', a.event_type,
-    'livemode', tostring(a.livemode), 'outcome', outcome)
+  if not a.source then
+    redis.call('HSET', K.last, 'at', now_ms, 'id', a.event_id, 'type', a.event_type,
+      'livemode', tostring(a.livemode), 'outcome', outcome)
+  end
 end
 
 local function answer(outcome, order_status)

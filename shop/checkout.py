@@ -1,0 +1,150 @@
+"""Start a Stripe Checkout with stock held for it, and end it when the shopper cancels.
+
+The hold and the pending order are written in one script before Stripe is
+asked for a session; if Stripe refuses or cannot be reached, the hold is
+released in the same request, so no stock stays locked by a session that
+never existed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from shop.catalog import Catalog
+from shop.config import Settings
+from shop.errors import BadRequest, Conflict, NotFound, PaymentProviderError
+from shop.orders import check_order_id, new_order_id
+
+log = logging.getLogger("shop.checkout")
+
+MAX_QUANTITY = 10
+MAX_LINES = 50
+GRACE_SECONDS = 120  # Stripe refuses expires_at under 30 minutes from when it receives the call.
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def parse_cart(body, catalog: Catalog) -> dict[str, int]:
+    """``{"items": [{"sku", "quantity"}]}`` -> {sku: quantity}, or BadRequest saying what is wrong."""
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise BadRequest('send {"items": [{"sku": "balm-tee/M", "quantity": 1}]}')
+    items = body["items"]
+    if not items:
+        raise BadRequest("the cart is empty: add at least one item")
+    if len(items) > MAX_LINES:
+        raise BadRequest(f"a cart holds at most {MAX_LINES} lines")
+    lines: dict[str, int] = {}
+    for n, line in enumerate(items, 1):
+        if not isinstance(line, dict):
+            raise BadRequest(f"item {n} must be an object with sku and quantity")
+        sku, qty = line.get("sku"), line.get("quantity")
+        if catalog.item(sku) is None:
+            raise BadRequest(f"item {n}: unknown sku {sku!r}; reload the shop to see what is on sale")
+        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QUANTITY:
+            raise BadRequest(f"item {n} ({sku}): quantity must be a whole number from 1 to {MAX_QUANTITY}")
+        lines[sku] = lines.get(sku, 0) + qty
+        if lines[sku] > MAX_QUANTITY:
+            raise BadRequest(f"{sku}: at most {MAX_QUANTITY} of one size per order")
+    return lines
+
+
+def check_idempotency_key(value: str | None) -> str | None:
+    if value is not None and not _IDEMPOTENCY_KEY.match(value):
+        raise BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters")
+    return value
+
+
+class Checkout:
+    def __init__(self, store, catalog: Catalog, gateway, settings: Settings, hold_seconds: int | None = None,
+                 clock=time.time):
+        self.store = store
+        self.catalog = catalog
+        self.gateway = gateway
+        self.settings = settings
+        # Tests shorten the hold; in use it is CHECKOUT_HOLD_MINUTES (30 or more) plus Stripe's grace.
+        self.hold_seconds = hold_seconds or settings.checkout_hold_minutes * 60 + GRACE_SECONDS
+        self.clock = clock
+
+    def start(self, body, *, base_url: str, idempotency_key: str | None = None) -> dict:
+        """Hold the cart's stock, store the pending order, open a Checkout Session.
+
+        Returns: {"url", "order_id", "session_id"}.
+        Raises: BadRequest (cart), Conflict (stock, with ``skus``), PaymentProviderError (Stripe).
+        """
+        lines = parse_cart(body, self.catalog)
+        check_idempotency_key(idempotency_key)
+        if not self.gateway.configured:
+            raise PaymentProviderError("checkout is not available: STRIPE_SECRET_KEY is not set on the server")
+        now = self.clock()
+        order_id = new_order_id()
+        hold_until = int(now) + self.hold_seconds
+        items = []
+        for sku, qty in lines.items():
+            item = self.catalog.items[sku]
+            items.append({"sku": sku, "chapter": item.chapter, "name": item.name, "size": item.size,
+                          "quantity": qty, "unit_amount": item.price})
+        expected = sum(i["quantity"] * i["unit_amount"] for i in items)
+        held = self.store.checkout_hold(
+            {"order_id": order_id, "items": items, "hold_until": hold_until * 1000, "amount_expected": expected,
+             "currency": self.catalog.currency},
+            idempotency_key, int(now * 1000),
+        )
+        if held.get("error") == "idempotent":
+            return self._replay(held["order_id"])
+        if held.get("error") == "short":
+            names = ", ".join(f"{s['sku']} ({s['available']} left)" for s in held["skus"])
+            raise Conflict(f"not enough stock for: {names}; change the cart and try again", skus=held["skus"])
+
+        base = (self.settings.public_url or base_url).rstrip("/")
+        params = {
+            "mode": "payment",
+            "line_items": [
+                {"quantity": i["quantity"],
+                 "price_data": {"currency": self.catalog.currency, "unit_amount": i["unit_amount"],
+                                "product_data": {"name": f"{i['name']} ({i['size']})", "metadata": {"sku": i["sku"]}}}}
+                for i in items
+            ],
+            "metadata": {"order_id": order_id},
+            "client_reference_id": order_id,
+            "expires_at": hold_until,
+            "shipping_address_collection": {"allowed_countries": list(self.settings.shipping_countries)},
+            "success_url": f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
+            "cancel_url": f"{base}/checkout/cancel?order_id={order_id}",
+        }
+        try:
+            session = self.gateway.create_checkout_session(params, idempotency_key=f"checkout-{order_id}")
+        except PaymentProviderError as e:
+            self.store.checkout_release(order_id, actor="system", note=f"Stripe did not start the checkout: {e.message}",
+                                        idempotency_key=idempotency_key, now_ms=int(self.clock() * 1000))
+            log.warning("checkout %s: hold released, Stripe did not start the session: %s", order_id, e.message)
+            raise PaymentProviderError(
+                "the payment page could not be opened, so nothing was reserved or charged; please try again in a moment"
+            ) from e
+        self.store.checkout_attach(order_id, session["id"], session["url"])
+        log.info("checkout %s: session %s, hold until %s", order_id, session["id"], hold_until)
+        return {"url": session["url"], "order_id": order_id, "session_id": session["id"]}
+
+    def _replay(self, order_id: str) -> dict:
+        """The answer the first submit with this Idempotency-Key got."""
+        record = self.store.get_order(order_id) or {}
+        if record.get("checkout_url") and record.get("session_id"):
+            return {"url": record["checkout_url"], "order_id": order_id, "session_id": record["session_id"]}
+        raise Conflict("a checkout with this Idempotency-Key is still starting; try again in a moment")
+
+    def cancel(self, order_id: str) -> dict:
+        """The shopper came back from Stripe without paying: expire the session, release the hold.
+
+        Stripe decides: a session that is no longer open (paid meanwhile) is left alone.
+        """
+        record = self.store.get_order(check_order_id(order_id))
+        if record is None:
+            raise NotFound(f"no checkout {order_id!r}")
+        if record.get("status") != "pending":
+            return {"order_id": order_id, "released": False, "status": record.get("status")}
+        session_id = record.get("session_id")
+        if session_id and self.gateway.expire_session(session_id) is None:
+            return {"order_id": order_id, "released": False, "status": record.get("status")}
+        result = self.store.checkout_release(order_id, actor="shopper", note="checkout cancelled",
+                                             idempotency_key=None, now_ms=int(self.clock() * 1000))
+        return {"order_id": order_id, "released": result.get("status") == "released", "status": "expired"}

@@ -1,0 +1,38 @@
+-- checkout_release.lua: a checkout that will not be paid: release its holds, pending -> expired.
+-- Used when Stripe refused to start the session, and when the shopper cancels.
+-- KEYS[1..5]  stock, held, holds, chapters, ledger (see _prelude.lua)
+-- KEYS[6]     the order (hash)
+-- KEYS[7]     pending orders (lex zset)
+-- KEYS[8]     expired orders (lex zset)
+-- KEYS[9]     the Idempotency-Key mark that started it (deleted, so a retry starts afresh), or a placeholder
+-- ARGV[1]     now_ms
+-- ARGV[2]     JSON {"order_id", "actor", "note"}
+-- Returns JSON {"status": "released"} | {"status": "unchanged", "order_status": s} | {"error": "not_found"}
+
+local now_ms = ARGV[1]
+local a = cjson.decode(ARGV[2])
+local fields = redis.call('HMGET', KEYS[6], 'status', 'items', 'created_at', 'history')
+local status, items_text, created_at, history_text = fields[1], fields[2], fields[3], fields[4]
+if not status then
+  return cjson.encode({error = 'not_found'})
+end
+if status ~= 'pending' then
+  return cjson.encode({status = 'unchanged', order_status = status})
+end
+
+drop_expired_holds(now_ms)
+release_order_holds(now_ms, a.order_id, cjson.decode(items_text), a.actor, a.note)
+
+local history = {}
+if history_text and history_text ~= '' then
+  history = cjson.decode(history_text)
+end
+table.insert(history, {at = now_ms, status = 'expired', actor = a.actor, note = a.note})
+local member = string.format('%015d|%s', tonumber(created_at), a.order_id)
+redis.call('ZREM', KEYS[7], member)
+redis.call('ZADD', KEYS[8], 0, member)
+redis.call('HSET', KEYS[6], 'status', 'expired', 'updated_at', now_ms, 'history', cjson.encode(history))
+if redis.call('GET', KEYS[9]) == a.order_id then
+  redis.call('DEL', KEYS[9])
+end
+return cjson.encode({status = 'released'})

@@ -1,0 +1,173 @@
+"""POST /api/checkout, holds, the success and cancel pages, against the Stripe stand-in."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.stripe_factory import event
+from tests.stripe_stub import StripeStub
+
+URL = "/api/checkout"
+
+
+@pytest.fixture(scope="session")
+def stripe_stub():
+    stub = StripeStub().start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def stub(stripe_stub):
+    stripe_stub.reset()
+    yield stripe_stub
+    assert stripe_stub.schema_errors == [], "a request did not match Stripe's published schema"
+
+
+@pytest.fixture
+def shop_app(make_app, stub):
+    def make(**overrides):
+        app = make_app(STRIPE_SECRET_KEY="sk_test_stand_in", STRIPE_API_BASE=stub.base,
+                       PUBLIC_URL="http://127.0.0.1:5000", STRIPE_TIMEOUT_SECONDS=1, **overrides)
+        app.extensions["shop"].inventory.initialize("chapter-i", {"balm-tee/M": 3, "balm-tee/L": 1, "tide-tote/OS": 5})
+        return app
+    return make
+
+
+@pytest.fixture
+def app(shop_app):
+    return shop_app()
+
+
+def avail(shop, sku):
+    return shop.inventory.availability([sku])[sku]
+
+
+def test_checkout_holds_stock_and_creates_a_valid_session(client, shop, stub):
+    response = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 2}, {"sku": "tide-tote/OS", "quantity": 1}]})
+    assert response.status_code == 201, response.get_json()
+    answer = response.get_json()
+    assert set(answer) == {"url", "order_id", "session_id"}
+    assert answer["url"] == stub.sessions[answer["session_id"]]["url"]
+    assert avail(shop, "balm-tee/M") == 1
+    order = shop.orders.get(answer["order_id"])
+    assert order["status"] == "pending" and order["amount_total"] == 2 * 4500 + 3500
+    _, path, params = [r for r in stub.requests if r[1] == "/v1/checkout/sessions"][-1]
+    assert params["metadata"] == {"order_id": answer["order_id"]}
+    assert params["client_reference_id"] == answer["order_id"]
+    assert params["line_items"][0]["price_data"]["unit_amount"] == "4500"
+    assert params["line_items"][0]["price_data"]["product_data"]["metadata"] == {"sku": "balm-tee/M"}
+    assert int(params["expires_at"]) >= time.time() + 32 * 60 - 5
+    assert params["success_url"].endswith("/checkout/success?session_id={CHECKOUT_SESSION_ID}")
+    assert "GB" in params["shipping_address_collection"]["allowed_countries"]
+
+
+@pytest.mark.parametrize("body", [
+    {"items": []}, {"items": [{"sku": "nope/M", "quantity": 1}]}, {"items": [{"sku": "balm-tee/M", "quantity": 0}]},
+    {"items": [{"sku": "balm-tee/M", "quantity": 11}]}, {"items": [{"sku": "balm-tee/M", "quantity": "2"}]},
+    {"items": [{"sku": "balm-tee/M", "quantity": True}]}, {"items": "balm-tee/M"}, [], {"cart": []},
+    {"items": [{"sku": "balm-tee/M", "quantity": 6}, {"sku": "balm-tee/M", "quantity": 5}]},
+])
+def test_bad_carts_are_400_and_hold_nothing(client, shop, stub, body):
+    response = client.post(URL, json=body)
+    assert response.status_code == 400
+    assert response.get_json()["error"]
+    assert avail(shop, "balm-tee/M") == 3
+    assert not stub.requests
+
+
+def test_oversized_and_malformed_bodies_are_400(client, stub):
+    assert client.post(URL, data=b"{" * 70000, content_type="application/json").status_code == 400
+    assert client.post(URL, data=b"not json", content_type="application/json").status_code == 400
+    assert not stub.requests
+
+
+def test_short_stock_is_409_naming_each_sku(client, shop, stub):
+    response = client.post(URL, json={"items": [{"sku": "balm-tee/L", "quantity": 2}, {"sku": "wool-coat/M", "quantity": 1},
+                                                {"sku": "balm-tee/M", "quantity": 1}]})
+    assert response.status_code == 409
+    assert response.get_json()["skus"] == [{"sku": "balm-tee/L", "requested": 2, "available": 1},
+                                           {"sku": "wool-coat/M", "requested": 1, "available": 0}]
+    assert avail(shop, "balm-tee/M") == 3  # all or nothing
+    assert not stub.requests
+
+
+@pytest.mark.parametrize("failure", ["500", "hang"])
+def test_stripe_failure_releases_the_hold(client, shop, stub, failure):
+    stub.fail_with = failure
+    stub.hang_seconds = 2.5
+    response = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 3}]})
+    assert response.status_code == 502
+    assert "nothing was reserved" in response.get_json()["error"]
+    assert avail(shop, "balm-tee/M") == 3
+    stub.fail_with = None
+    assert client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 3}]}).status_code == 201
+
+
+def test_idempotency_key_returns_the_first_answer(client, shop, stub):
+    headers = {"Idempotency-Key": "cart-123"}
+    first = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 1}]}, headers=headers)
+    second = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 1}]}, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.get_json() == second.get_json()
+    assert avail(shop, "balm-tee/M") == 2
+
+
+def test_holds_lapse_by_themselves_and_late_payment_is_oversold(shop_app, stub, deliver_to):
+    app = shop_app(CHECKOUT_HOLD_SECONDS=1)
+    shop, client = app.extensions["shop"], app.test_client()
+    first = client.post(URL, json={"items": [{"sku": "balm-tee/L", "quantity": 1}]}).get_json()
+    assert avail(shop, "balm-tee/L") == 0
+    deadline = time.monotonic() + 10
+    while avail(shop, "balm-tee/L") == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert avail(shop, "balm-tee/L") == 1  # no event needed
+    second = client.post(URL, json={"items": [{"sku": "balm-tee/L", "quantity": 1}]}).get_json()
+    paid_second = stub.complete(second["session_id"])
+    assert deliver_to(client, event("checkout.session.completed", paid_second)).get_json()["status"] == "applied"
+    paid_first = stub.complete(first["session_id"])
+    late = deliver_to(client, event("checkout.session.completed", paid_first)).get_json()
+    assert late["status"] == "applied" and late["order_status"] == "paid"
+    order = shop.orders.get(first["order_id"])
+    assert order["oversold"] == [{"sku": "balm-tee/L", "quantity": 1}]
+    assert shop.inventory.snapshot(["chapter-i"])[0]["skus"][4]["on_hand"] == 0
+
+
+def test_success_page_fulfils_and_webhook_is_then_duplicate(client, shop, stub, deliver_to):
+    started = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 2}]}).get_json()
+    paid = stub.complete(started["session_id"])
+    page = client.get(f"/checkout/success?session_id={started['session_id']}")
+    assert page.status_code == 200
+    assert started["order_id"] in page.get_data(as_text=True)
+    assert "Grace Hopper" in page.get_data(as_text=True)
+    assert deliver_to(client, event("checkout.session.completed", paid)).get_json()["status"] == "duplicate"
+    order = shop.orders.get(started["order_id"])
+    assert order["status"] == "paid"
+    assert shop.inventory.snapshot(["chapter-i"])[0]["skus"][1]["on_hand"] == 1
+
+
+def test_amount_mismatch_is_flagged(client, shop, stub, deliver_to):
+    started = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 1}]}).get_json()
+    paid = stub.complete(started["session_id"], amount_subtotal=100)
+    deliver_to(client, event("checkout.session.completed", paid))
+    order = shop.orders.get(started["order_id"])
+    assert order["status"] == "paid" and "amount_mismatch" in order["flags"]
+    assert order["amount_expected"] == 4500 and order["amount_subtotal"] == 100
+
+
+def test_cancel_expires_session_and_releases_hold(client, shop, stub):
+    started = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 2}]}).get_json()
+    page = client.get(f"/checkout/cancel?order_id={started['order_id']}")
+    assert page.status_code == 200
+    assert stub.sessions[started["session_id"]]["status"] == "expired"
+    assert avail(shop, "balm-tee/M") == 3
+    assert shop.orders.get(started["order_id"])["status"] == "expired"
+
+
+def test_expired_event_releases_hold(client, shop, stub, deliver_to):
+    started = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 2}]}).get_json()
+    session = dict(stub.sessions[started["session_id"]], status="expired")
+    assert deliver_to(client, event("checkout.session.expired", session)).get_json()["status"] == "applied"
+    assert avail(shop, "balm-tee/M") == 3
