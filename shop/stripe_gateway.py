@@ -70,8 +70,8 @@ class StripeGateway:
         params: dict = {"limit": 100, "expand": ["data.price.product"]}
         try:
             while True:
-                page = self.client().v1.checkout.sessions.line_items.list(session_id, params)
-                data = page.to_dict().get("data") or []
+                page = self.client().v1.checkout.sessions.line_items.list(session_id, params).to_dict()
+                data = page.get("data") or []
                 items.extend(data)
                 if not page.get("has_more") or not data:
                     return items

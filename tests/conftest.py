@@ -7,6 +7,7 @@ import pytest
 from shop import create_app
 from tests.redis_server import RedisServer
 from tests.stripe_factory import WEBHOOK_SECRET, signed
+from tests.stripe_stub import StripeStub
 
 OWNER_PASSWORD = "owner-test-password"
 
@@ -91,3 +92,18 @@ def deliver_to():
         return client.post("/api/webhooks/stripe", data=body, headers=headers)
 
     return deliver_
+
+
+@pytest.fixture(scope="session")
+def stripe_stub():
+    stub = StripeStub().start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def stub(stripe_stub):
+    """The Stripe stand-in, emptied; the test fails if any request broke Stripe's request schema."""
+    stripe_stub.reset()
+    yield stripe_stub
+    assert stripe_stub.schema_errors == [], "a request did not match Stripe's published schema"

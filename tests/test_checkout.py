@@ -7,23 +7,8 @@ import time
 import pytest
 
 from tests.stripe_factory import event
-from tests.stripe_stub import StripeStub
 
 URL = "/api/checkout"
-
-
-@pytest.fixture(scope="session")
-def stripe_stub():
-    stub = StripeStub().start()
-    yield stub
-    stub.stop()
-
-
-@pytest.fixture
-def stub(stripe_stub):
-    stripe_stub.reset()
-    yield stripe_stub
-    assert stripe_stub.schema_errors == [], "a request did not match Stripe's published schema"
 
 
 @pytest.fixture
