@@ -156,3 +156,37 @@ def test_expired_event_releases_hold(client, shop, stub, deliver_to):
     session = dict(stub.sessions[started["session_id"]], status="expired")
     assert deliver_to(client, event("checkout.session.expired", session)).get_json()["status"] == "applied"
     assert avail(shop, "balm-tee/M") == 3
+
+
+def test_webhook_and_success_page_racing_fulfil_once(app, shop, stub):
+    """Many deliveries and success-page loads of one paid session at once: one fulfilment."""
+    import threading
+
+    from tests.stripe_factory import signed
+
+    client = app.test_client()
+    started = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 2}]}).get_json()
+    paid = stub.complete(started["session_id"])
+    answers, barrier = [], threading.Barrier(12)
+
+    def webhook():
+        body, headers = signed(event("checkout.session.completed", paid))
+        barrier.wait(timeout=10)
+        answers.append(app.test_client().post("/api/webhooks/stripe", data=body, headers=headers).get_json()["status"])
+
+    def success_page():
+        barrier.wait(timeout=10)
+        app.test_client().get(f"/checkout/success?session_id={started['session_id']}")
+
+    threads = [threading.Thread(target=webhook) for _ in range(6)] + [threading.Thread(target=success_page)
+                                                                        for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    order = shop.orders.get(started["order_id"])
+    commits = [e for e in shop.inventory.ledger(reason="order_commit")[0] if e["ref"] == started["order_id"]]
+    assert order["status"] == "paid"
+    assert len(commits) == 1 and commits[0]["delta"] == -2
+    assert shop.inventory.snapshot(["chapter-i"])[0]["skus"][1]["on_hand"] == 1
+    assert answers.count("applied") <= 1 and len(answers) == 6
