@@ -1,0 +1,78 @@
+"""The app under gunicorn, several worker processes, on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from shop.config import VARIABLES
+from tests.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class LiveServer:
+    """``gunicorn app:app`` with a clean environment: only the variables given, never a developer's .env."""
+
+    def __init__(self, env: dict[str, str], workers: int = 3, threads: int = 1):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile(prefix="shop-gunicorn-", suffix=".log", delete=False)
+        # Every setting is given, empty when unset: a developer's .env never fills one in
+        # (python-dotenv leaves variables that exist alone), and "" counts as not set.
+        self.env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "PYTHONPATH": str(ROOT),
+            **{name: "" for name in VARIABLES},
+            **env,
+        }
+        self.args = [
+            sys.executable, "-m", "gunicorn", "app:app",
+            "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(workers),
+            "--threads", str(threads),
+            "--graceful-timeout", "2",
+            "--timeout", "30",
+        ]
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "LiveServer":
+        self.process = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited at start:\n{self.output()}")
+            try:
+                if requests.get(self.url + "/", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer within 30 s:\n{self.output()}")
+
+    def worker_pids(self) -> list[int]:
+        import psutil
+
+        return [c.pid for c in psutil.Process(self.process.pid).children()]
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")[-5000:]
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.process = None
