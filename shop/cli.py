@@ -7,7 +7,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from shop import health
 from shop.errors import ShopError
@@ -141,6 +141,7 @@ def orders_show(order_id):
 
 
 @click.command("ledger")
+@with_appcontext
 @click.option("--sku")
 @click.option("--reason")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
@@ -161,6 +162,7 @@ def ledger(sku, reason, limit, cursor, as_json):
 
 
 @click.command("doctor")
+@with_appcontext
 @_fail_on_shop_errors
 def doctor():
     """Run the health checks; exit 1 if any fails."""

@@ -73,6 +73,9 @@ def as_dict(value: Any) -> dict:
 class Store:
     """The shop's data. ``backend`` may be a backend or a callable that makes one on first use."""
 
+    # A filtered ledger page reads at most this many entries; the cursor goes on from there.
+    ledger_scan = 5000
+
     def __init__(self, backend):
         self._backend = backend if hasattr(backend, "evalsha") else None
         self._make_backend = None if self._backend else backend
@@ -134,7 +137,7 @@ class Store:
 
     def ledger_page(self, *, sku: str | None, reason: str | None, limit: int, cursor: str | None) -> tuple[list, str | None]:
         start = "(" + decode_cursor(cursor, _STREAM_ID) if cursor else "+"
-        query = {"cursor": start, "limit": limit, "scan": 5000}
+        query = {"cursor": start, "limit": limit, "scan": self.ledger_scan}
         if sku:
             query["sku"] = sku
         if reason:

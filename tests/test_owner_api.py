@@ -1,0 +1,265 @@
+"""The owner JSON API, call by call (SPEC section 6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.stripe_factory import checkout_session, event
+
+STOCK = "/api/owner/stock"
+
+
+def post(client, path, body, headers):
+    return client.post(path, json=body, headers=headers)
+
+
+@pytest.fixture
+def paid(deliver, shop):
+    """Create n paid orders through the signed webhook; returns their ids, oldest first."""
+    def make(n, items="balm-tee/M"):
+        return [deliver(event("checkout.session.completed", checkout_session(items=items))).get_json()["order_id"]
+                for _ in range(n)]
+    return make
+
+
+# -- authorization -----------------------------------------------------------
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", STOCK), ("POST", "/api/owner/stock/chapter-i/initialize"), ("POST", "/api/owner/stock/chapter-i/set"),
+    ("POST", "/api/owner/stock/chapter-i/adjust"), ("GET", "/api/owner/orders"), ("GET", "/api/owner/orders/ord_x"),
+    ("POST", "/api/owner/orders/ord_x/status"), ("GET", "/api/owner/ledger"), ("GET", "/api/owner/health"),
+])
+@pytest.mark.parametrize("auth", [None, "Bearer wrong", "Basic b3duZXI6cHc=", "Bearer ", "bearer owner-test-passwordX"])
+def test_every_call_needs_the_owner_token(client, redis_client, method, path, auth):
+    headers = {"Authorization": auth} if auth else {}
+    before = redis_client.dbsize()
+    response = client.open(path, method=method, json={"stock": {"balm-tee/M": 1}}, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "Bearer" in response.get_json()["error"]
+    assert redis_client.dbsize() == before
+
+
+def test_owner_password_unset_is_503(make_app):
+    client = make_app(OWNER_PASSWORD="").test_client()
+    response = client.get(STOCK, headers={"Authorization": "Bearer anything"})
+    assert response.status_code == 503 and "OWNER_PASSWORD" in response.get_json()["error"]
+
+
+def test_scheme_is_case_insensitive(client, owner_headers):
+    token = owner_headers["Authorization"].split(" ", 1)[1]
+    assert client.get(STOCK, headers={"Authorization": f"bearer {token}"}).status_code == 200
+
+
+# -- stock ---------------------------------------------------------------------
+
+def test_stock_of_uninitialized_chapters_is_null(client, owner_headers):
+    chapters = client.get(STOCK, headers=owner_headers).get_json()["chapters"]
+    assert [c["id"] for c in chapters] == ["chapter-i", "chapter-ii"]
+    for chapter in chapters:
+        assert chapter["initialized"] is False and chapter["name"]
+        for row in chapter["skus"]:
+            assert (row["on_hand"], row["held"], row["available"], row["low"]) == (None, None, None, False)
+    assert len(chapters[0]["skus"]) >= 6 and len(chapters[1]["skus"]) >= 6
+
+
+def test_initialize_set_adjust(client, owner_headers):
+    base = "/api/owner/stock/chapter-i"
+    init = post(client, f"{base}/initialize", {"stock": {"balm-tee/M": 10, "balm-tee/L": 3}}, owner_headers)
+    assert init.status_code == 200
+    rows = {r["sku"]: r for r in init.get_json()["skus"]}
+    assert init.get_json()["initialized"] is True
+    assert (rows["balm-tee/M"]["on_hand"], rows["balm-tee/M"]["low"]) == (10, False)
+    assert (rows["balm-tee/L"]["available"], rows["balm-tee/L"]["low"]) == (3, True)
+    assert rows["balm-tee/S"]["on_hand"] == 0 and rows["balm-tee/S"]["sold_out"] is True  # not named: 0
+    again = post(client, f"{base}/initialize", {"stock": {"balm-tee/M": 1}}, owner_headers)
+    assert again.status_code == 409 and "already initialized" in again.get_json()["error"]
+    assert post(client, f"{base}/set", {"stock": {"balm-tee/M": 7}}, owner_headers).status_code == 200
+    adjusted = post(client, f"{base}/adjust", {"delta": {"balm-tee/M": -2, "balm-tee/L": 4}, "note": "count"},
+                    owner_headers).get_json()
+    rows = {r["sku"]: r for r in adjusted["skus"]}
+    assert (rows["balm-tee/M"]["on_hand"], rows["balm-tee/L"]["on_hand"]) == (5, 7)
+
+
+def test_adjust_below_zero_is_409_and_changes_nothing(client, owner_headers, redis_client):
+    base = "/api/owner/stock/chapter-i"
+    post(client, f"{base}/initialize", {"stock": {"balm-tee/M": 2, "balm-tee/L": 2}}, owner_headers)
+    before = (redis_client.hgetall("{shop}:stock"), redis_client.xlen("{shop}:ledger"))
+    response = post(client, f"{base}/adjust", {"delta": {"balm-tee/L": -1, "balm-tee/M": -3}}, owner_headers)
+    assert response.status_code == 409
+    assert "balm-tee/M" in response.get_json()["error"]
+    assert (redis_client.hgetall("{shop}:stock"), redis_client.xlen("{shop}:ledger")) == before
+
+
+def test_set_and_adjust_need_initialize_first(client, owner_headers):
+    for action, body in (("set", {"stock": {"wool-coat/M": 1}}), ("adjust", {"delta": {"wool-coat/M": 1}})):
+        response = post(client, f"/api/owner/stock/chapter-ii/{action}", body, owner_headers)
+        assert response.status_code == 409 and "initialize" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("body", [
+    {"stock": {"wool-coat/M": 1}},  # a SKU of another chapter
+    {"stock": {"nope/M": 1}}, {"stock": {"balm-tee/M": -1}}, {"stock": {"balm-tee/M": 1.5}},
+    {"stock": {"balm-tee/M": "3"}}, {"stock": {"balm-tee/M": True}}, {"stock": {"balm-tee/M": None}},
+    {"stock": ["balm-tee/M"]}, {"stock": {"balm-tee/M": 10**30}}, {}, {"delta": {}},
+])
+def test_bad_stock_bodies_are_400(client, owner_headers, redis_client, body):
+    response = post(client, "/api/owner/stock/chapter-i/initialize", body, owner_headers)
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]
+    assert redis_client.dbsize() == 0
+
+
+def test_unknown_chapter_and_action(client, owner_headers):
+    assert post(client, "/api/owner/stock/chapter-ix/initialize", {"stock": {}}, owner_headers).status_code == 404
+    assert post(client, "/api/owner/stock/chapter-i/delete", {"stock": {}}, owner_headers).status_code == 400
+
+
+def test_bodies_that_are_not_json_objects(client, owner_headers):
+    path = "/api/owner/stock/chapter-i/initialize"
+    assert client.post(path, data=b"not json", headers={**owner_headers, "Content-Type": "application/json"}
+                       ).status_code == 400
+    assert client.post(path, data=b"[]", headers={**owner_headers, "Content-Type": "application/json"}
+                       ).status_code == 400
+    huge = client.post(path, data=b"{" + b" " * 70000 + b"}", headers={**owner_headers,
+                                                                      "Content-Type": "application/json"})
+    assert huge.status_code == 413 and huge.get_json()["error"]
+
+
+def test_set_below_held_floors_available_at_zero(client, owner_headers, shop):
+    shop.inventory.initialize("chapter-i", {"tide-tote/OS": 5})
+    shop.store.checkout_hold({"order_id": "ord_hold1", "items": [
+        {"sku": "tide-tote/OS", "chapter": "chapter-i", "name": "Tide Tote", "size": "OS", "quantity": 3,
+         "unit_amount": 3500}], "hold_until": 10**13, "amount_expected": 10500, "currency": "eur"}, None, 1)
+    rows = {r["sku"]: r for r in post(client, "/api/owner/stock/chapter-i/set", {"stock": {"tide-tote/OS": 1}},
+                                         owner_headers).get_json()["skus"]}
+    assert (rows["tide-tote/OS"]["on_hand"], rows["tide-tote/OS"]["held"], rows["tide-tote/OS"]["available"]) == (1, 3, 0)
+
+
+# -- orders ----------------------------------------------------------------------
+
+def test_orders_newest_first_with_cursor(client, owner_headers, shop, paid):
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 100})
+    ids = paid(7)
+    seen, cursor = [], None
+    while True:
+        query = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/owner/orders", query_string=query, headers=owner_headers).get_json()
+        seen += [o["id"] for o in page["orders"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == list(reversed(ids))
+    paid_only = client.get("/api/owner/orders?status=paid", headers=owner_headers).get_json()
+    assert len(paid_only["orders"]) == 7 and paid_only["next_cursor"] is None
+    assert client.get("/api/owner/orders?status=shipped", headers=owner_headers).get_json()["orders"] == []
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=abc", "limit=-1", "status=lost", "cursor=xyz",
+                                   "cursor=", "status="])
+def test_bad_order_queries_are_400(client, owner_headers, query):
+    response = client.get(f"/api/owner/orders?{query}", headers=owner_headers)
+    assert response.status_code == 400 and response.get_json()["error"]
+
+
+def test_order_detail_shape_and_404(client, owner_headers, shop, paid):
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
+    (order_id,) = paid(1)
+    order = client.get(f"/api/owner/orders/{order_id}", headers=owner_headers).get_json()
+    for key in ("id", "status", "items", "amount_total", "currency", "customer", "shipping", "tracking", "stripe",
+                "oversold", "flags", "review_reason", "created_at", "updated_at"):
+        assert key in order
+    for key in ("sku", "chapter", "name", "size", "quantity", "unit_amount", "stock_tracked"):
+        assert key in order["items"][0]
+    assert isinstance(order["stripe"]["event_ids"], list) and isinstance(order["flags"], list)
+    assert order["created_at"].endswith("Z")
+    assert client.get("/api/owner/orders/ord_nope", headers=owner_headers).status_code == 404
+    assert client.get("/api/owner/orders/..%2F..%2Fetc", headers=owner_headers).status_code == 404
+
+
+def test_status_moves(client, owner_headers, shop, paid, deliver):
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
+    (order_id,) = paid(1)
+    path = f"/api/owner/orders/{order_id}/status"
+    assert post(client, path, {"status": "delivered"}, owner_headers).status_code == 409  # paid -> delivered skips
+    shipped = post(client, path, {"status": "shipped", "tracking": "DHL 123"}, owner_headers)
+    assert shipped.status_code == 200 and shipped.get_json()["tracking"] == "DHL 123"
+    assert post(client, path, {"status": "delivered"}, owner_headers).get_json()["status"] == "delivered"
+    for stripe_driven in ("refunded", "payment_failed", "expired", "pending", "partially_refunded"):
+        assert post(client, path, {"status": stripe_driven}, owner_headers).status_code == 409
+    assert post(client, path, {"status": "lost"}, owner_headers).status_code == 400
+    assert post(client, path, {}, owner_headers).status_code == 400
+    assert post(client, "/api/owner/orders/ord_nope/status", {"status": "shipped"}, owner_headers).status_code == 404
+    review = deliver(event("checkout.session.completed", checkout_session(items=None))).get_json()
+    assert review["order_status"] == "needs_review"
+    fixed = post(client, f"/api/owner/orders/{review['order_id']}/status", {"status": "paid"}, owner_headers)
+    assert fixed.status_code == 200 and fixed.get_json()["status"] == "paid"
+    assert [o["id"] for o in client.get("/api/owner/orders?status=needs_review",
+                                        headers=owner_headers).get_json()["orders"]] == []
+
+
+# -- ledger ----------------------------------------------------------------------
+
+def test_ledger_filters_pages_and_replays(client, owner_headers, shop, paid):
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 4, "balm-tee/L": 2})
+    shop.inventory.adjust("chapter-i", {"balm-tee/M": 3}, note="found in the studio")
+    paid(5)  # five of balm-tee/M: the fifth is short of nothing (7 on hand)
+    entries, cursor = [], None
+    while True:
+        query = {"sku": "balm-tee/M", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/owner/ledger", query_string=query, headers=owner_headers).get_json()
+        entries += page["entries"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [e["reason"] for e in entries] == ["order_commit"] * 5 + ["adjust", "initialize"]
+    assert sum(e["delta"] for e in entries) == entries[0]["on_hand"] == 2
+    first = entries[-1]
+    assert set(first) == {"id", "at", "chapter", "sku", "reason", "delta", "on_hand", "held_delta", "held", "ref",
+                          "actor", "note"}
+    commits = client.get("/api/owner/ledger?reason=order_commit", headers=owner_headers).get_json()["entries"]
+    assert len(commits) == 5 and all(e["actor"] == "stripe" for e in commits)
+
+
+@pytest.mark.parametrize("query", ["sku=nope/M", "reason=stolen", "limit=501", "limit=0", "cursor=!!", "sku="])
+def test_bad_ledger_queries_are_400(client, owner_headers, query):
+    assert client.get(f"/api/owner/ledger?{query}", headers=owner_headers).status_code == 400
+
+
+def test_ledger_filter_across_a_long_ledger(client, owner_headers, shop):
+    """The filter scans a bounded number of entries per call; pages still find every match."""
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 0})
+    for _ in range(60):
+        shop.inventory.adjust("chapter-i", {"balm-tee/L": 1})
+    shop.store.ledger_scan = 25  # each call reads at most 25 entries of the 61
+    found, cursor, calls = [], None, 0
+    while True:
+        calls += 1
+        query = {"sku": "balm-tee/M", **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/owner/ledger", query_string=query, headers=owner_headers).get_json()
+        found += page["entries"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [e["reason"] for e in found] == ["initialize"]
+    assert calls == 3  # 25 + 25 + 11 entries read, one match
+
+
+# -- health ------------------------------------------------------------------------
+
+def test_health_shape(client, owner_headers):
+    report = client.get("/api/owner/health", headers=owner_headers).get_json()
+    assert isinstance(report["ok"], bool)
+    for check in report["checks"]:
+        assert set(check) == {"name", "level", "ok", "detail", "fix"}
+        assert check["level"] in ("ok", "warn", "fail") and check["ok"] == (check["level"] != "fail")
+    assert report["ok"] == all(c["level"] != "fail" for c in report["checks"])
+    levels = {c["name"]: c["level"] for c in report["checks"]}
+    assert levels["chapter:chapter-i"] == "warn"  # uninitialized is a warning, not a failure
+    assert levels["webhook_secret"] == "ok" and levels["store"] == "ok"
+
+
+def test_health_fails_without_webhook_secret(make_app, owner_headers):
+    report = make_app(STRIPE_WEBHOOK_SECRET="").test_client().get("/api/owner/health", headers=owner_headers).get_json()
+    assert report["ok"] is False
+    assert next(c for c in report["checks"] if c["name"] == "webhook_secret")["level"] == "fail"
