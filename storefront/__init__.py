@@ -1,10 +1,10 @@
-"""Storefront pages (server-rendered): home, and the pages Stripe Checkout returns to."""
+"""Storefront pages (server-rendered): chapters, products with live sizes, cart, and the checkout returns."""
 
 from __future__ import annotations
 
 import re
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
 
 from api import get_shop
 from shop.errors import BadRequest, PaymentProviderError
@@ -15,10 +15,82 @@ storefront = Blueprint("storefront", __name__)
 _SESSION_ID = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")
 
 
+def money(amount: int | None, currency: str) -> str:
+    """4500, "eur" -> "€45.00" (the shop's one currency)."""
+    symbols = {"eur": "€", "gbp": "£", "usd": "$", "chf": "CHF "}
+    value = f"{(amount or 0) / 100:,.2f}"
+    return f"{symbols.get(currency, currency.upper() + ' ')}{value}"
+
+
+@storefront.app_context_processor
+def shop_context():
+    """Every page's header lists the chapters."""
+    return {"catalog": get_shop().catalog}
+
+
+@storefront.app_template_filter("money")
+def money_filter(amount, currency=None):
+    return money(amount, currency or get_shop().catalog.currency)
+
+
+def size_states(shop, product) -> list[dict]:
+    """Each size of a product with what a shopper may do: buy, only N left, sold out, not on sale yet."""
+    skus = [product.sku(s) for s in product.sizes]
+    available = shop.inventory.availability(skus)
+    threshold = shop.settings.low_stock_threshold
+    states = []
+    for size, sku in zip(product.sizes, skus):
+        n = available.get(sku)
+        if n is None:
+            state, label = "soon", "coming soon"
+        elif n == 0:
+            state, label = "sold_out", "sold out"
+        elif n <= threshold:
+            state, label = "low", f"only {n} left"
+        else:
+            state, label = "in_stock", ""
+        states.append({"size": size, "sku": sku, "available": n, "state": state, "label": label,
+                       "buyable": state in ("in_stock", "low")})
+    return states
+
+
+def cart_catalog(shop) -> dict:
+    """What the cart script needs to show lines and totals: names, sizes, prices from the catalog."""
+    return {"currency": shop.catalog.currency,
+            "items": {sku: {"name": i.name, "size": i.size, "price": i.price, "product": i.product}
+                      for sku, i in shop.catalog.items.items()}}
+
+
 @storefront.get("/")
 def home():
+    return render_template("home.html")
+
+
+@storefront.get("/chapters/<chapter_id>")
+def chapter(chapter_id: str):
     shop = get_shop()
-    return render_template("home.html", catalog=shop.catalog)
+    found = shop.catalog.chapter(chapter_id)
+    if found is None:
+        abort(404)
+    return render_template("chapter.html", chapter=found)
+
+
+@storefront.get("/products/<product_id>")
+def product(product_id: str):
+    shop = get_shop()
+    found = shop.catalog.product(product_id)
+    if found is None:
+        abort(404)
+    sizes = size_states(shop, found)
+    return render_template("product.html", product=found, chapter=shop.catalog.chapter(found.chapter), sizes=sizes,
+                           any_buyable=any(s["buyable"] for s in sizes))
+
+
+@storefront.get("/cart")
+def cart():
+    shop = get_shop()
+    return render_template("cart.html", cart_catalog=cart_catalog(shop),
+                           hold_minutes=shop.settings.checkout_hold_minutes)
 
 
 @storefront.get("/checkout/success")
@@ -43,7 +115,7 @@ def checkout_success():
     order = order_json(record) if record else None
     if order and order["status"] == "awaiting_payment":
         processing = True
-    return render_template("checkout_success.html", order=order, processing=processing, catalog=shop.catalog)
+    return render_template("checkout_success.html", order=order, processing=processing)
 
 
 @storefront.get("/checkout/cancel")

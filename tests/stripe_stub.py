@@ -108,6 +108,7 @@ class StripeStub:
         self.schema_errors: list[str] = []
         self.fail_with: str | None = None
         self.hang_seconds = 3.0
+        self.generation = 0
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
         self.port = self._server.server_port
         self.base = f"http://127.0.0.1:{self.port}"
@@ -121,6 +122,7 @@ class StripeStub:
         self._server.shutdown()
 
     def reset(self) -> None:
+        self.generation += 1  # a request still hanging from an earlier test records nothing after this
         self.sessions.clear()
         self.line_items.clear()
         self.requests.clear()
@@ -152,7 +154,11 @@ class StripeStub:
 
     def _wsgi(self, environ, start_response):
         request = Request(environ)
+        generation = self.generation
         pairs = parse_qsl(request.get_data(as_text=True), keep_blank_values=True) + list(request.args.items(multi=True))
+        if request.path.startswith("/pay/"):  # where a shopper's browser lands: Stripe's payment page
+            html = f"<!doctype html><title>Pay</title><h1>Stripe Checkout stand-in</h1><p>{request.path[5:]}</p>"
+            return Response(html, content_type="text/html")(environ, start_response)
         self.requests.append((request.method, request.path, decode_form(pairs)))
         if not request.headers.get("Authorization", "").startswith("Bearer sk_"):
             return self._error(401, "Invalid API Key provided")(environ, start_response)
@@ -161,6 +167,8 @@ class StripeStub:
                 environ, start_response)
         if self.fail_with == "hang":
             time.sleep(self.hang_seconds)
+            if generation != self.generation:
+                return self._error(409, "the test that sent this request has ended")(environ, start_response)
         return self._route(request, decode_form(pairs))(environ, start_response)
 
     def _route(self, request: Request, params: dict) -> Response:

@@ -133,7 +133,8 @@ def test_thirty_checkouts_for_ten_units(stripe_stub):
         row = next(r for c in requests.get(live.url + "/api/owner/stock", headers=OWNER, timeout=10).json()["chapters"]
                    for r in c["skus"] if r["sku"] == "harbour-shirt/S")
         assert (row["on_hand"], row["held"], row["available"]) == (10, 10, 0)
-        assert len(stripe_stub.sessions) == 10
+        started = {r.json()["session_id"] for r in responses if r.status_code == 201}
+        assert len(started) == 10 and started <= set(stripe_stub.sessions)
         assert stripe_stub.schema_errors == []
     finally:
         live.stop()
