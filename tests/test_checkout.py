@@ -190,3 +190,32 @@ def test_webhook_and_success_page_racing_fulfil_once(app, shop, stub):
     assert len(commits) == 1 and commits[0]["delta"] == -2
     assert shop.inventory.snapshot(["chapter-i"])[0]["skus"][1]["on_hand"] == 1
     assert answers.count("applied") <= 1 and len(answers) == 6
+
+
+def test_delayed_payment_keeps_its_hold_past_the_hold_end_until_it_fails(shop_app, stub, deliver_to):
+    app = shop_app(CHECKOUT_HOLD_SECONDS=1)
+    shop, client = app.extensions["shop"], app.test_client()
+    started = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 2}]}).get_json()
+    unpaid = stub.complete(started["session_id"], payment_status="unpaid")  # SEPA: the bank has not paid yet
+    assert deliver_to(client, event("checkout.session.completed", unpaid)).get_json()["order_status"] == "awaiting_payment"
+    page = client.get(f"/checkout/success?session_id={started['session_id']}").get_data(as_text=True)
+    assert "Payment processing" in page
+    time.sleep(1.5)  # past the hold's end: an awaiting_payment order keeps its units
+    assert avail(shop, "balm-tee/M") == 1
+    failed = deliver_to(client, event("checkout.session.async_payment_failed", unpaid)).get_json()
+    assert failed["order_status"] == "payment_failed"
+    assert avail(shop, "balm-tee/M") == 3
+    reasons = [e["reason"] for e in shop.inventory.ledger(sku="balm-tee/M")[0]]
+    assert reasons == ["release", "hold", "initialize"]
+
+
+def test_delayed_payment_that_succeeds_is_sold_once(client, shop, stub, deliver_to):
+    started = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 2}]}).get_json()
+    unpaid = stub.complete(started["session_id"], payment_status="unpaid")
+    deliver_to(client, event("checkout.session.completed", unpaid))
+    paid = dict(unpaid, payment_status="paid")
+    assert deliver_to(client, event("checkout.session.async_payment_succeeded", paid)).get_json()["order_status"] == "paid"
+    row = shop.inventory.snapshot(["chapter-i"])[0]["skus"][1]
+    assert (row["on_hand"], row["held"]) == (1, 0)
+    commit = shop.inventory.ledger(reason="order_commit")[0][0]
+    assert (commit["delta"], commit["held_delta"]) == (-2, -2)  # a held sale: one entry moves both
