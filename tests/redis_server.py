@@ -23,6 +23,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    for _ in range(200):
+        port = free_port()
+        if port + 10000 > 65535:
+            port -= 20000
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", candidate))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 class RedisServer:
     """One redis-server process on a free loopback port, in a directory of its own."""
 
@@ -79,7 +95,8 @@ class RedisCluster:
 
     def __init__(self, masters: int = 3):
         self.nodes = [RedisServer(extra=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                                         "--cluster-node-timeout", "2000"]) for _ in range(masters)]
+                                         "--cluster-node-timeout", "2000"], port=free_cluster_port())
+                      for _ in range(masters)]
 
     @property
     def url(self) -> str:
