@@ -147,8 +147,8 @@ def session_action(event_type: str, session: dict, catalog: Catalog) -> dict:
         "amount_subtotal": _amount(session.get("amount_subtotal")),
         "amount_total": _amount(session.get("amount_total")),
         "currency": _text(session.get("currency"), 3).lower() if _text(session.get("currency"), 3) else None,
-        "customer": {"email": _text(customer.get("email") or session.get("customer_email")),
-                     "name": _text(customer.get("name"))},
+        "customer": {k: v for k, v in (("email", _text(customer.get("email") or session.get("customer_email"))),
+                                        ("name", _text(customer.get("name")))) if v} or None,
         "shipping": _shipping(session),
     }
 
