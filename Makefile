@@ -28,6 +28,12 @@ browser-deps:
 	  fi; \
 	fi
 
+# The webhook against the trivial route of the same gunicorn, in one run; appends to bench/results.md.
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
+	  || { echo "make bench needs wrk: sudo apt-get install -y wrk"; exit 1; }
+	$(BIN)/python bench/run.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

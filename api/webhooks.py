@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import stripe
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, request
 
 from api import get_shop, read_body
 from shop.errors import BadRequest, NotConfigured
@@ -55,4 +55,4 @@ def stripe_webhook():
     except ValueError:
         raise BadRequest("the body is not JSON; send the event exactly as Stripe signed it") from None
     result = shop.fulfillment.handle(event)
-    return jsonify(result)
+    return current_app.response_class(json.dumps(result), mimetype="application/json")

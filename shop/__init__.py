@@ -8,9 +8,22 @@ from pathlib import Path
 from typing import Mapping
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from shop import config as shop_config
 from shop.services import Shop
+
+
+class CachedSerializerSessionInterface(SecureCookieSessionInterface):
+    """Flask builds the cookie's signing serializer on every request, even one without a cookie
+    (every Stripe event); build it once per secret key."""
+
+    _cached: tuple | None = None
+
+    def get_signing_serializer(self, app):
+        if self._cached is None or self._cached[0] != app.secret_key:
+            self._cached = (app.secret_key, super().get_signing_serializer(app))
+        return self._cached[1]
 
 
 def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
@@ -33,6 +46,7 @@ def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[s
 
     app = Flask(__name__, root_path=str(root), instance_path=str(root / "instance"), template_folder="templates",
                 static_folder="static")
+    app.session_interface = CachedSerializerSessionInterface()
     app.config.update(
         SECRET_KEY=settings.secret_key or "dev-only-not-secret",
         JSON_SORT_KEYS=False,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from datetime import datetime, timezone
 
 from shop import stripe_events
 from shop.catalog import Catalog
@@ -78,8 +77,7 @@ class Fulfillment:
 
     def _apply(self, action: dict) -> dict:
         now = self.clock()
-        day = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%Y%m%d")
-        return self.store.apply_event(action, int(now * 1000), day)
+        return self.store.apply_event(action, int(now * 1000), time.strftime("%Y%m%d", time.gmtime(now)))
 
     def _resolve_items(self, action: dict) -> None:
         """Way 3 and 4: the session's line items from Stripe, or the order goes to review."""

