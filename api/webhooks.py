@@ -9,6 +9,7 @@ the body is then parsed once with ``json.loads`` (building StripeObjects with
 from __future__ import annotations
 
 import json
+import logging
 
 import stripe
 from flask import Blueprint, current_app, request
@@ -17,6 +18,7 @@ from api import get_shop, read_body
 from shop.errors import BadRequest, NotConfigured
 
 webhooks = Blueprint("webhooks", __name__)
+log = logging.getLogger("shop.webhook")
 
 MAX_BODY = 1024 * 1024  # Stripe's events are far smaller; anything larger is not from Stripe.
 TOLERANCE_SECONDS = 300
@@ -49,7 +51,11 @@ def stripe_webhook():
             "set STRIPE_WEBHOOK_SECRET to this endpoint's signing secret (whsec_..., from Stripe Dashboard > "
             "Developers > Webhooks or `stripe listen`); events are refused until then and Stripe will retry them"
         )
-    verify(payload, request.headers.get("Stripe-Signature"), shop.settings.webhook_secrets)
+    try:
+        verify(payload, request.headers.get("Stripe-Signature"), shop.settings.webhook_secrets)
+    except BadRequest as e:
+        log.warning("stripe webhook rejected from %s (%d bytes): %s", request.remote_addr, len(payload), e.message)
+        raise
     try:
         event = json.loads(payload)
     except ValueError:
