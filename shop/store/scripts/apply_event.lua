@@ -40,8 +40,9 @@ end
 local function count(outcome)
   local field = (a.source or a.event_type) .. '|' .. outcome
   redis.call('HINCRBY', K.total, field, 1)
-  redis.call('HINCRBY', K.today, field, 1)
-  redis.call('EXPIRE', K.today, 8 * 86400)
+  if redis.call('HINCRBY', K.today, field, 1) == 1 then
+    redis.call('EXPIRE', K.today, 8 * 86400)  -- set when a counter of the day starts, not on every event
+  end
   if not a.source then
     redis.call('HSET', K.last, 'at', now_ms, 'id', a.event_id, 'type', a.event_type,
       'livemode', tostring(a.livemode), 'outcome', outcome)
@@ -74,12 +75,10 @@ end
 drop_expired_holds(now_ms)
 
 local order = {}
-local exists = redis.call('EXISTS', K.order) == 1
-if exists then
-  local flat = redis.call('HGETALL', K.order)
-  for i = 1, #flat, 2 do
-    order[flat[i]] = flat[i + 1]
-  end
+local flat = redis.call('HGETALL', K.order)
+local exists = #flat > 0
+for i = 1, #flat, 2 do
+  order[flat[i]] = flat[i + 1]
 end
 local status = order.status
 
@@ -307,11 +306,11 @@ if not exists then
     end
   end
 end
-local flat = {}
+local fields = {}
 for field, value in pairs(updates) do
-  table.insert(flat, field)
-  table.insert(flat, value)
+  table.insert(fields, field)
+  table.insert(fields, value)
 end
-redis.call('HSET', K.order, unpack(flat))
+redis.call('HSET', K.order, unpack(fields))
 redis.call('SET', K.mark, a.order_id, 'EX', a.mark_ttl)
 return answer('applied', new_status)
