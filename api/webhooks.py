@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import stripe
 from flask import Blueprint, current_app, request
 
 from api import get_shop, read_body
-from shop.errors import BadRequest, NotConfigured
+from shop.errors import BadRequest, NotConfigured, ShopError
 
 webhooks = Blueprint("webhooks", __name__)
 log = logging.getLogger("shop.webhook")
@@ -55,6 +56,10 @@ def stripe_webhook():
         verify(payload, request.headers.get("Stripe-Signature"), shop.settings.webhook_secrets)
     except BadRequest as e:
         log.warning("stripe webhook rejected from %s (%d bytes): %s", request.remote_addr, len(payload), e.message)
+        try:  # counted for the owner's alerts; the answer is 400 whatever the store does
+            shop.store.count_rejected(time.strftime("%Y%m%d", time.gmtime()))
+        except ShopError:
+            pass
         raise
     try:
         event = json.loads(payload)

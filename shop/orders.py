@@ -82,6 +82,7 @@ def order_json(record: dict) -> dict:
         value = json.loads(record.get(name) or "null")
         decoded[name] = value if isinstance(value, dict) and value else None
     amounts = {name: int(float(record[name])) if record.get(name) not in (None, "") else None for name in _INT_FIELDS}
+    restocked = json.loads(record.get("restocked") or "{}")
     customer = decoded["customer"] or {}
     for event in decoded["history"]:
         event["at"] = iso(event.get("at"))
@@ -109,6 +110,7 @@ def order_json(record: dict) -> dict:
         "flags": decoded["flags"],
         "review_reason": record.get("review_reason") or None,
         "history": decoded["history"],
+        "restocked": restocked if isinstance(restocked, dict) else {},
         "created_at": iso(record.get("created_at")),
         "updated_at": iso(record.get("updated_at") or record.get("created_at")),
     }
@@ -152,4 +154,57 @@ class Orders:
         if result.get("error") == "not_allowed":
             allowed = " or ".join(OWNER_TRANSITIONS[status])
             raise Conflict(f"order {order_id} is {result['from']}; it can become {status} only from {allowed}")
+        return self.get(order_id)
+
+    def attention(self, *, limit: int = 20, cursor: str | None = None) -> tuple[list[dict], str | None]:
+        """Orders with a flag the owner should look at (oversold, needs review, amount mismatch, ...), newest first."""
+        records, next_cursor = self.store.list_orders(status="attention", limit=limit, cursor=cursor)
+        return [order_json(r) for r in records], next_cursor
+
+    def search(self, query: str, *, limit: int = 50) -> list[dict]:
+        """An order id, a Checkout Session id (cs_...) or a customer's email."""
+        query = (query or "").strip()
+        if not query or len(query) > 254:
+            return []
+        if "@" in query:
+            records, _ = self.store.list_orders(status=None, limit=limit, cursor=None, email=query)
+            return [order_json(r) for r in records]
+        order_id = self.store.order_for_session(query) if query.startswith("cs_") else query
+        if not order_id or not ORDER_ID.match(order_id):
+            return []
+        record = self.store.get_order(order_id)
+        return [order_json(record)] if record else []
+
+    def all(self, *, status: str | None = None, batch: int = 200):
+        """Every order, newest first, a page at a time (for a streamed export)."""
+        cursor = None
+        while True:
+            page, cursor = self.page(status=status, limit=batch, cursor=cursor)
+            yield from page
+            if cursor is None:
+                return
+
+    def restock(self, order_id: str, lines: dict[str, int], catalog, *, actor: str = "owner") -> dict:
+        """Put refunded units back on the shelf; each unit at most once (ledger `refund_restock`)."""
+        check_order_id(order_id)
+        request_lines = []
+        for sku, qty in lines.items():
+            item = catalog.item(sku)
+            if item is None or isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+                raise BadRequest(f"restock {sku!r}: give a SKU of the order and a whole number of units, 1 or more")
+            request_lines.append([sku, item.chapter, qty])
+        if not request_lines:
+            raise BadRequest("choose at least one unit to restock")
+        result = self.store.restock_order(order_id, {"order_id": order_id, "lines": request_lines, "actor": actor,
+                                                     "note": "restocked after refund"}, int(self.clock() * 1000))
+        error = result.get("error")
+        if error == "not_found":
+            raise NotFound(f"no order {order_id!r}")
+        if error == "not_refunded":
+            raise Conflict(f"order {order_id} is {result['status']}: only refunded orders can be restocked")
+        if error == "too_many":
+            detail = ", ".join(f"{s['sku']}: {s['left']} left to restock" for s in result["skus"])
+            raise Conflict(f"more units than the order sold and has not restocked yet ({detail})")
+        if error == "not_initialized":
+            raise Conflict(f"{result['chapter']} is not initialized: initialize its stock before restocking")
         return self.get(order_id)

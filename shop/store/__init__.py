@@ -46,6 +46,8 @@ _SCRIPT_NAMES = (
     "checkout_hold",
     "checkout_attach",
     "checkout_release",
+    "rate_limit",
+    "order_restock",
 )
 
 
@@ -175,6 +177,7 @@ class Store:
             keys.STATS_TOTAL,
             keys.stats_day(day),
             keys.customer_orders((action.get("customer") or {}).get("email")),
+            keys.ATTENTION,
             *keys.status_indexes(),
         ]
         return self.run_json("apply_event", event_keys, [now_ms, json.dumps(action, separators=(",", ":"))])
@@ -215,6 +218,8 @@ class Store:
         """
         if email:
             index = keys.customer_orders(email)
+        elif status == "attention":
+            index = keys.ATTENTION
         else:
             index = keys.status_index(status) if status else keys.ORDERS
         top = "(" + decode_cursor(cursor, _ORDER_MEMBER) if cursor else "+"
@@ -230,3 +235,25 @@ class Store:
         return self.run_json(
             "order_status", [keys.order(order_id), *keys.status_indexes()], [now_ms, json.dumps(request)]
         )
+
+    # -- owner mode ---------------------------------------------------------
+
+    def hit_rate_limit(self, bucket: str, limit: int, window_seconds: int) -> tuple[bool, int]:
+        """Count one attempt; (allowed, seconds until the window ends)."""
+        allowed, wait = json.loads(self.run("rate_limit", [keys.rate_limit(bucket)], [limit, window_seconds]))
+        return bool(allowed), int(wait)
+
+    def count_rejected(self, day: str) -> None:
+        """One more delivery refused for its signature (for health and alerts)."""
+        self.backend.pipeline([("HINCRBY", keys.stats_day(day), "signature|rejected", 1),
+                               ("EXPIRE", keys.stats_day(day), 8 * 86400)])
+
+    def alert_acks(self) -> dict:
+        return as_dict(self.backend.call("HGETALL", keys.ALERT_ACKS))
+
+    def acknowledge_alert(self, alert_id: str, now_ms: int) -> None:
+        self.backend.call("HSET", keys.ALERT_ACKS, alert_id, now_ms)
+
+    def restock_order(self, order_id: str, request: dict, now_ms: int) -> dict:
+        return self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)],
+                             [now_ms, json.dumps(request)])

@@ -27,6 +27,8 @@ LEDGER = key("ledger")  # stream of stock changes
 ORDERS = key("orders")  # lex zset "created_ms|order id", newest last
 SESSION_ORDERS = key("session_orders")  # hash Checkout Session id -> order id
 PAYMENT_ORDERS = key("payment_orders")  # hash PaymentIntent id -> order id
+ATTENTION = key("orders", "attention")  # lex zset of orders with a flag the owner should see
+ALERT_ACKS = key("alerts", "ack")  # hash alert id -> ms the owner acknowledged it
 WEBHOOK = key("webhook")  # hash: the last event received, for health
 STATS_TOTAL = key("stats", "total")  # hash "type|outcome" -> count, forever
 PROBE = key("probe")  # written by the health check's round trip
@@ -50,6 +52,11 @@ def idempotency(idempotency_key: str | None) -> str:
     """The mark of a checkout's Idempotency-Key (hashed); a placeholder key when there is none."""
     digest = hashlib.sha256((idempotency_key or "").encode()).hexdigest()[:32] if idempotency_key else "none"
     return key("idem", digest)
+
+
+def rate_limit(bucket: str) -> str:
+    """Attempts of one client in one window (e.g. owner logins), hashed so no address is a key in clear."""
+    return key("rate", hashlib.sha256(bucket.encode()).hexdigest()[:32])
 
 
 def stats_day(day: str) -> str:

@@ -11,7 +11,8 @@
 -- KEYS[12]    event counters since the start (hash "type|outcome" -> n)
 -- KEYS[13]    event counters of today (hash, expires after 8 days)
 -- KEYS[14]    orders of the session's customer email (lex zset; a placeholder key when no email)
--- KEYS[15..]  one lex zset per status, in the order of a.statuses
+-- KEYS[15]    orders that need the owner's attention (lex zset: any flag set)
+-- KEYS[16..]  one lex zset per status, in the order of a.statuses
 -- ARGV[1]     now_ms
 -- ARGV[2]     JSON action (built by shop/stripe_events.py):
 --   kind            fulfil | await | fail | expire | refund | ignore
@@ -29,10 +30,10 @@
 local now_ms = ARGV[1]
 local a = cjson.decode(ARGV[2])
 local K = {mark = KEYS[6], order = KEYS[7], sessions = KEYS[8], payments = KEYS[9], orders = KEYS[10],
-  last = KEYS[11], total = KEYS[12], today = KEYS[13], email = KEYS[14]}
+  last = KEYS[11], total = KEYS[12], today = KEYS[13], email = KEYS[14], attention = KEYS[15]}
 local status_key = {}
 for i, status in ipairs(a.statuses) do
-  status_key[status] = KEYS[14 + i]
+  status_key[status] = KEYS[15 + i]
 end
 
 -- Counters and "last event" describe Stripe's deliveries; the success page and
@@ -290,6 +291,9 @@ if status ~= new_status then
   redis.call('ZADD', status_key[new_status], 0, member)
 end
 
+if #flags > 0 then
+  redis.call('ZADD', K.attention, 0, string.format('%015d|%s', tonumber(order.created_at), a.order_id))
+end
 table.insert(event_ids, a.event_id)
 table.insert(history, {at = now_ms, status = new_status, event_id = a.event_id, type = a.event_type, note = note})
 updates.status = new_status
