@@ -71,10 +71,12 @@ def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[s
         logging.getLogger("shop").setLevel(logging.INFO)
 
     from api import register_api
+    from owner import owner
     from shop.cli import register_cli
     from storefront import storefront
 
     register_api(app)
     app.register_blueprint(storefront)
+    app.register_blueprint(owner)
     register_cli(app)
     return app

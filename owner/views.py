@@ -1,0 +1,243 @@
+"""Owner Mode pages: stock, orders, ledger, webhook health, alerts. Thin: the domain does the work."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+
+from api import get_shop
+from api.errors import error_response
+from owner import owner
+from owner.auth import owner_required
+from shop import alerts as shop_alerts
+from shop import health
+from shop.errors import BadRequest, ShopError
+from shop.orders import FLAG_HELP, OWNER_TRANSITIONS, STATUSES
+
+PAGE_SIZE = 25
+CSV_MAX_BYTES = 256 * 1024
+
+
+def stripe_dashboard(kind: str, object_id: str | None, live: bool) -> str | None:
+    if not object_id:
+        return None
+    prefix = "https://dashboard.stripe.com" + ("" if live else "/test")
+    path = {"session": "checkout/sessions", "payment": "payments"}[kind]
+    return f"{prefix}/{path}/{object_id}"
+
+
+def _whole(value: str, what: str, *, allow_negative: bool = False) -> int:
+    text = (value or "").strip().replace("+", "", 1)
+    try:
+        number = int(text)
+    except ValueError:
+        raise BadRequest(f"{what}: write a whole number, not {value!r}") from None
+    if number < 0 and not allow_negative:
+        raise BadRequest(f"{what}: the count cannot be negative")
+    return number
+
+
+def _done(message: str, target: str):
+    flash(message, "ok")
+    return redirect(target)
+
+
+@owner.get("/")
+@owner_required
+def dashboard():
+    shop = get_shop()
+    report = health.run_checks(shop)
+    return render_template("owner/dashboard.html", alerts=shop_alerts.current_alerts(shop), report=report,
+                           recent=shop.orders.page(limit=5)[0])
+
+
+@owner.post("/alerts/ack")
+@owner_required
+def acknowledge_alert():
+    shop_alerts.acknowledge(get_shop(), request.form.get("alert_id", ""))
+    return redirect(url_for("owner.dashboard"))
+
+
+# -- stock -------------------------------------------------------------------
+
+
+@owner.get("/stock")
+@owner_required
+def stock():
+    shop = get_shop()
+    return render_template("owner/stock.html", chapters=shop.inventory.snapshot(),
+                           threshold=shop.settings.low_stock_threshold)
+
+
+@owner.post("/stock/<chapter_id>/initialize")
+@owner_required
+def stock_initialize(chapter_id: str):
+    inventory = get_shop().inventory
+    chapter = inventory.chapter(chapter_id)
+    counts = {sku: _whole(request.form.get(f"qty:{sku}", "0") or "0", sku) for sku in chapter.skus}
+    inventory.initialize(chapter_id, counts, note="Owner Mode")
+    return _done(f"{chapter.name} is initialized: sales now take units off its stock.", url_for("owner.stock"))
+
+
+@owner.post("/stock/<chapter_id>/set")
+@owner_required
+def stock_set(chapter_id: str):
+    sku = request.form.get("sku", "")
+    get_shop().inventory.set(chapter_id, {sku: _whole(request.form.get("on_hand", ""), sku)}, note="Owner Mode")
+    return _done(f"{sku} set to {request.form.get('on_hand')}.", url_for("owner.stock") + f"#{chapter_id}")
+
+
+@owner.post("/stock/<chapter_id>/adjust")
+@owner_required
+def stock_adjust(chapter_id: str):
+    sku = request.form.get("sku", "")
+    delta = _whole(request.form.get("delta", ""), sku, allow_negative=True)
+    get_shop().inventory.adjust(chapter_id, {sku: delta}, note=request.form.get("note") or None)
+    return _done(f"{sku}: {delta:+d}.", url_for("owner.stock") + f"#{chapter_id}")
+
+
+@owner.get("/stock/<chapter_id>.csv")
+@owner_required
+def stock_csv(chapter_id: str):
+    (chapter,) = get_shop().inventory.snapshot([chapter_id])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["sku", "product", "size", "on_hand", "held", "available"])
+    for row in chapter["skus"]:
+        writer.writerow([row["sku"], row["name"], row["size"], row["on_hand"], row["held"], row["available"]])
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={chapter_id}-stock.csv"})
+
+
+@owner.post("/stock/<chapter_id>/upload")
+@owner_required
+def stock_upload(chapter_id: str):
+    """A CSV with columns sku,on_hand: sets those counts (or initializes the chapter with them)."""
+    shop = get_shop()
+    chapter = shop.inventory.chapter(chapter_id)
+    upload = request.files.get("file")
+    data = upload.read(CSV_MAX_BYTES + 1) if upload else b""
+    if not data or len(data) > CSV_MAX_BYTES:
+        raise BadRequest("choose a CSV file (at most 256 KiB) with the columns sku and on_hand")
+    try:
+        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise BadRequest(f"the file is not a readable CSV ({e}); save it as UTF-8 CSV") from None
+    if not rows or "sku" not in rows[0] or "on_hand" not in rows[0]:
+        raise BadRequest("the CSV needs a header row with the columns sku and on_hand")
+    counts = {row["sku"].strip(): _whole(row["on_hand"], row["sku"]) for row in rows if (row.get("sku") or "").strip()}
+    initialized = shop.inventory.snapshot([chapter_id])[0]["initialized"]
+    (shop.inventory.set if initialized else shop.inventory.initialize)(chapter_id, counts, note="CSV upload")
+    return _done(f"{chapter.name}: {len(counts)} SKUs {'set' if initialized else 'initialized'} from the CSV.",
+                 url_for("owner.stock") + f"#{chapter_id}")
+
+
+# -- orders ------------------------------------------------------------------
+
+
+@owner.get("/orders")
+@owner_required
+def orders():
+    shop = get_shop()
+    status = request.args.get("status") or None
+    query = (request.args.get("q") or "").strip()
+    if query:
+        found, next_cursor = shop.orders.search(query), None
+    elif status == "attention":
+        found, next_cursor = shop.orders.attention(limit=PAGE_SIZE, cursor=request.args.get("cursor") or None)
+    else:
+        found, next_cursor = shop.orders.page(status=status, limit=PAGE_SIZE, cursor=request.args.get("cursor") or None)
+    return render_template("owner/orders.html", orders=found, next_cursor=next_cursor, status=status, query=query,
+                           statuses=STATUSES)
+
+
+@owner.get("/orders.csv")
+@owner_required
+def orders_csv():
+    """Every order (of a status), streamed a page at a time: never built in memory."""
+    shop = get_shop()
+    status = request.args.get("status") or None
+    pages = shop.orders.all(status=status)
+
+    def rows():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["id", "created_at", "status", "email", "name", "items", "amount_total", "currency",
+                         "country", "tracking", "flags", "session_id", "payment_intent"])
+        for o in pages:
+            writer.writerow([o["id"], o["created_at"], o["status"], o["customer"]["email"], o["customer"]["name"],
+                             " ".join(f"{i['sku']}*{i['quantity']}" for i in o["items"]), o["amount_total"],
+                             o["currency"], ((o["shipping"] or {}).get("address") or {}).get("country"), o["tracking"],
+                             " ".join(o["flags"]), o["stripe"]["session_id"], o["stripe"]["payment_intent"]])
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=orders.csv"})
+
+
+@owner.get("/orders/<order_id>")
+@owner_required
+def order(order_id: str):
+    shop = get_shop()
+    found = shop.orders.get(order_id)
+    live = (shop.store.last_event().get("livemode") == "true") or bool(
+        shop.settings.stripe_secret_key and shop.settings.stripe_secret_key.startswith(("sk_live", "rk_live")))
+    moves = [s for s, sources in OWNER_TRANSITIONS.items() if found["status"] in sources]
+    restockable = {i["sku"]: i["quantity"] - found["restocked"].get(i["sku"], 0) for i in found["items"]
+                   if i.get("stock_tracked")} if found["status"] in ("refunded", "partially_refunded") else {}
+    return render_template("owner/order.html", order=found, flag_help=FLAG_HELP, moves=moves,
+                           restockable={k: v for k, v in restockable.items() if v > 0},
+                           session_url=stripe_dashboard("session", found["stripe"]["session_id"], live),
+                           payment_url=stripe_dashboard("payment", found["stripe"]["payment_intent"], live))
+
+
+@owner.post("/orders/<order_id>/status")
+@owner_required
+def order_status(order_id: str):
+    status = request.form.get("status", "")
+    get_shop().orders.set_status(order_id, status, tracking=request.form.get("tracking") or None)
+    return _done(f"Order {order_id} is {status}.", url_for("owner.order", order_id=order_id))
+
+
+@owner.post("/orders/<order_id>/restock")
+@owner_required
+def order_restock(order_id: str):
+    shop = get_shop()
+    lines = {k.removeprefix("qty:"): _whole(v, k.removeprefix("qty:")) for k, v in request.form.items()
+             if k.startswith("qty:") and v.strip() not in ("", "0")}
+    shop.orders.restock(order_id, lines, shop.catalog)
+    return _done(f"Restocked {sum(lines.values())} unit(s) of order {order_id}.", url_for("owner.order", order_id=order_id))
+
+
+# -- ledger and health -------------------------------------------------------
+
+
+@owner.get("/ledger")
+@owner_required
+def ledger():
+    shop = get_shop()
+    sku = request.args.get("sku") or None
+    reason = request.args.get("reason") or None
+    entries, next_cursor = shop.inventory.ledger(sku=sku, reason=reason, limit=50, cursor=request.args.get("cursor") or None)
+    return render_template("owner/ledger.html", entries=entries, next_cursor=next_cursor, sku=sku, reason=reason,
+                           skus=list(shop.catalog.items))
+
+
+@owner.get("/health")
+@owner_required
+def health_page():
+    return render_template("owner/health.html", report=health.run_checks(get_shop()))
+
+
+@owner.errorhandler(ShopError)
+def owner_error(e: ShopError):
+    """A refused action goes back to the page it came from with the reason, not to an error page."""
+    if request.method == "POST" and e.status < 500:
+        flash(e.message, "error")
+        back = request.referrer if (request.referrer or "").startswith(request.host_url) else None
+        return redirect(back or url_for("owner.dashboard"))
+    return error_response(e.status, e.message)
