@@ -263,3 +263,17 @@ def test_health_fails_without_webhook_secret(make_app, owner_headers):
     report = make_app(STRIPE_WEBHOOK_SECRET="").test_client().get("/api/owner/health", headers=owner_headers).get_json()
     assert report["ok"] is False
     assert next(c for c in report["checks"] if c["name"] == "webhook_secret")["level"] == "fail"
+
+
+def test_health_counts_deliveries_and_shows_latest_refusals(client, owner_headers, shop, deliver):
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
+    evt = event("checkout.session.completed", checkout_session(items="balm-tee/M"))
+    deliver(evt)
+    deliver(evt)
+    deliver(event("customer.created", {"id": "cus_1"}))
+    client.post("/api/webhooks/stripe", data=b"{}", headers={"Stripe-Signature": "t=1,v1=00"})
+    checks = {c["name"]: c for c in client.get("/api/owner/health", headers=owner_headers).get_json()["checks"]}
+    assert "today: 1 applied, 1 duplicate, 1 ignored, 1 rejected" in checks["events"]["detail"]
+    assert checks["events"]["level"] == "warn" and "STRIPE_WEBHOOK_SECRET" in checks["events"]["fix"]
+    assert checks["webhook_errors"]["level"] == "warn" and "signature refused" in checks["webhook_errors"]["detail"]
+    assert checks["last_event"]["level"] == "ok" and "customer.created" in checks["last_event"]["detail"]

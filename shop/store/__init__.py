@@ -243,10 +243,16 @@ class Store:
         allowed, wait = json.loads(self.run("rate_limit", [keys.rate_limit(bucket)], [limit, window_seconds]))
         return bool(allowed), int(wait)
 
-    def count_rejected(self, day: str) -> None:
-        """One more delivery refused for its signature (for health and alerts)."""
+    def count_rejected(self, day: str, reason: str, now_ms: int) -> None:
+        """One more delivery refused for its signature (for health and alerts): one round trip, bounded keys."""
+        record = json.dumps({"at": now_ms, "error": reason[:300]})
         self.backend.pipeline([("HINCRBY", keys.stats_day(day), "signature|rejected", 1),
-                               ("EXPIRE", keys.stats_day(day), 8 * 86400)])
+                               ("EXPIRE", keys.stats_day(day), 8 * 86400),
+                               ("LPUSH", keys.WEBHOOK_ERRORS, record),
+                               ("LTRIM", keys.WEBHOOK_ERRORS, 0, 19)])
+
+    def recent_webhook_errors(self, count: int) -> list[dict]:
+        return [json.loads(r) for r in self.backend.call("LRANGE", keys.WEBHOOK_ERRORS, 0, count - 1) or []]
 
     def alert_acks(self) -> dict:
         return as_dict(self.backend.call("HGETALL", keys.ALERT_ACKS))
