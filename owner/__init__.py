@@ -9,7 +9,7 @@ owner = Blueprint("owner", __name__, url_prefix="/owner", template_folder="templ
 # Pages of the owner carry no inline script and may not be framed or leak their address.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",

@@ -49,8 +49,12 @@ def _done(message: str, target: str):
 def dashboard():
     shop = get_shop()
     report = health.run_checks(shop)
-    return render_template("owner/dashboard.html", alerts=shop_alerts.current_alerts(shop), report=report,
-                           recent=shop.orders.page(limit=5)[0])
+    return render_template(
+        "owner/dashboard.html",
+        alerts=shop_alerts.current_alerts(shop),
+        report=report,
+        recent=shop.orders.page(limit=5)[0],
+    )
 
 
 @owner.post("/alerts/ack")
@@ -67,8 +71,9 @@ def acknowledge_alert():
 @owner_required
 def stock():
     shop = get_shop()
-    return render_template("owner/stock.html", chapters=shop.inventory.snapshot(),
-                           threshold=shop.settings.low_stock_threshold)
+    return render_template(
+        "owner/stock.html", chapters=shop.inventory.snapshot(), threshold=shop.settings.low_stock_threshold
+    )
 
 
 @owner.post("/stock/<chapter_id>/initialize")
@@ -107,8 +112,11 @@ def stock_csv(chapter_id: str):
     writer.writerow(["sku", "product", "size", "on_hand", "held", "available"])
     for row in chapter["skus"]:
         writer.writerow([row["sku"], row["name"], row["size"], row["on_hand"], row["held"], row["available"]])
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={chapter_id}-stock.csv"})
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={chapter_id}-stock.csv"},
+    )
 
 
 @owner.post("/stock/<chapter_id>/upload")
@@ -130,8 +138,10 @@ def stock_upload(chapter_id: str):
     counts = {row["sku"].strip(): _whole(row["on_hand"], row["sku"]) for row in rows if (row.get("sku") or "").strip()}
     initialized = shop.inventory.snapshot([chapter_id])[0]["initialized"]
     (shop.inventory.set if initialized else shop.inventory.initialize)(chapter_id, counts, note="CSV upload")
-    return _done(f"{chapter.name}: {len(counts)} SKUs {'set' if initialized else 'initialized'} from the CSV.",
-                 url_for("owner.stock") + f"#{chapter_id}")
+    return _done(
+        f"{chapter.name}: {len(counts)} SKUs {'set' if initialized else 'initialized'} from the CSV.",
+        url_for("owner.stock") + f"#{chapter_id}",
+    )
 
 
 # -- orders ------------------------------------------------------------------
@@ -149,8 +159,9 @@ def orders():
         found, next_cursor = shop.orders.attention(limit=PAGE_SIZE, cursor=request.args.get("cursor") or None)
     else:
         found, next_cursor = shop.orders.page(status=status, limit=PAGE_SIZE, cursor=request.args.get("cursor") or None)
-    return render_template("owner/orders.html", orders=found, next_cursor=next_cursor, status=status, query=query,
-                           statuses=STATUSES)
+    return render_template(
+        "owner/orders.html", orders=found, next_cursor=next_cursor, status=status, query=query, statuses=STATUSES
+    )
 
 
 @owner.get("/orders.csv")
@@ -164,19 +175,50 @@ def orders_csv():
     def rows():
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["id", "created_at", "status", "email", "name", "items", "amount_total", "currency",
-                         "country", "tracking", "flags", "session_id", "payment_intent"])
+        writer.writerow(
+            [
+                "id",
+                "created_at",
+                "status",
+                "email",
+                "name",
+                "items",
+                "amount_total",
+                "currency",
+                "country",
+                "tracking",
+                "flags",
+                "session_id",
+                "payment_intent",
+            ]
+        )
         for o in pages:
-            writer.writerow([o["id"], o["created_at"], o["status"], o["customer"]["email"], o["customer"]["name"],
-                             " ".join(f"{i['sku']}*{i['quantity']}" for i in o["items"]), o["amount_total"],
-                             o["currency"], ((o["shipping"] or {}).get("address") or {}).get("country"), o["tracking"],
-                             " ".join(o["flags"]), o["stripe"]["session_id"], o["stripe"]["payment_intent"]])
+            writer.writerow(
+                [
+                    o["id"],
+                    o["created_at"],
+                    o["status"],
+                    o["customer"]["email"],
+                    o["customer"]["name"],
+                    " ".join(f"{i['sku']}*{i['quantity']}" for i in o["items"]),
+                    o["amount_total"],
+                    o["currency"],
+                    ((o["shipping"] or {}).get("address") or {}).get("country"),
+                    o["tracking"],
+                    " ".join(o["flags"]),
+                    o["stripe"]["session_id"],
+                    o["stripe"]["payment_intent"],
+                ]
+            )
             yield out.getvalue()
             out.seek(0)
             out.truncate()
 
-    return Response(stream_with_context(rows()), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=orders.csv"})
+    return Response(
+        stream_with_context(rows()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=orders.csv"},
+    )
 
 
 @owner.get("/orders/<order_id>")
@@ -185,14 +227,27 @@ def order(order_id: str):
     shop = get_shop()
     found = shop.orders.get(order_id)
     live = (shop.store.last_event().get("livemode") == "true") or bool(
-        shop.settings.stripe_secret_key and shop.settings.stripe_secret_key.startswith(("sk_live", "rk_live")))
+        shop.settings.stripe_secret_key and shop.settings.stripe_secret_key.startswith(("sk_live", "rk_live"))
+    )
     moves = [s for s, sources in OWNER_TRANSITIONS.items() if found["status"] in sources]
-    restockable = {i["sku"]: i["quantity"] - found["restocked"].get(i["sku"], 0) for i in found["items"]
-                   if i.get("stock_tracked")} if found["status"] in ("refunded", "partially_refunded") else {}
-    return render_template("owner/order.html", order=found, flag_help=FLAG_HELP, moves=moves,
-                           restockable={k: v for k, v in restockable.items() if v > 0},
-                           session_url=stripe_dashboard("session", found["stripe"]["session_id"], live),
-                           payment_url=stripe_dashboard("payment", found["stripe"]["payment_intent"], live))
+    restockable = (
+        {
+            i["sku"]: i["quantity"] - found["restocked"].get(i["sku"], 0)
+            for i in found["items"]
+            if i.get("stock_tracked")
+        }
+        if found["status"] in ("refunded", "partially_refunded")
+        else {}
+    )
+    return render_template(
+        "owner/order.html",
+        order=found,
+        flag_help=FLAG_HELP,
+        moves=moves,
+        restockable={k: v for k, v in restockable.items() if v > 0},
+        session_url=stripe_dashboard("session", found["stripe"]["session_id"], live),
+        payment_url=stripe_dashboard("payment", found["stripe"]["payment_intent"], live),
+    )
 
 
 @owner.post("/orders/<order_id>/status")
@@ -207,10 +262,15 @@ def order_status(order_id: str):
 @owner_required
 def order_restock(order_id: str):
     shop = get_shop()
-    lines = {k.removeprefix("qty:"): _whole(v, k.removeprefix("qty:")) for k, v in request.form.items()
-             if k.startswith("qty:") and v.strip() not in ("", "0")}
+    lines = {
+        k.removeprefix("qty:"): _whole(v, k.removeprefix("qty:"))
+        for k, v in request.form.items()
+        if k.startswith("qty:") and v.strip() not in ("", "0")
+    }
     shop.orders.restock(order_id, lines, shop.catalog)
-    return _done(f"Restocked {sum(lines.values())} unit(s) of order {order_id}.", url_for("owner.order", order_id=order_id))
+    return _done(
+        f"Restocked {sum(lines.values())} unit(s) of order {order_id}.", url_for("owner.order", order_id=order_id)
+    )
 
 
 # -- ledger and health -------------------------------------------------------
@@ -222,9 +282,17 @@ def ledger():
     shop = get_shop()
     sku = request.args.get("sku") or None
     reason = request.args.get("reason") or None
-    entries, next_cursor = shop.inventory.ledger(sku=sku, reason=reason, limit=50, cursor=request.args.get("cursor") or None)
-    return render_template("owner/ledger.html", entries=entries, next_cursor=next_cursor, sku=sku, reason=reason,
-                           skus=list(shop.catalog.items))
+    entries, next_cursor = shop.inventory.ledger(
+        sku=sku, reason=reason, limit=50, cursor=request.args.get("cursor") or None
+    )
+    return render_template(
+        "owner/ledger.html",
+        entries=entries,
+        next_cursor=next_cursor,
+        sku=sku,
+        reason=reason,
+        skus=list(shop.catalog.items),
+    )
 
 
 @owner.get("/health")

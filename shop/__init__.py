@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
@@ -44,8 +44,13 @@ def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[s
     raw.update({k: v for k, v in (overrides or {}).items() if k in shop_config.VARIABLES})
     settings = shop_config.load(raw)
 
-    app = Flask(__name__, root_path=str(root), instance_path=str(root / "instance"), template_folder="templates",
-                static_folder="static")
+    app = Flask(
+        __name__,
+        root_path=str(root),
+        instance_path=str(root / "instance"),
+        template_folder="templates",
+        static_folder="static",
+    )
     app.session_interface = CachedSerializerSessionInterface()
     app.config.update(
         SECRET_KEY=settings.secret_key or "dev-only-not-secret",

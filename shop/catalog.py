@@ -75,17 +75,19 @@ class Catalog:
         return self.items.get(sku) if isinstance(sku, str) else None
 
     @classmethod
-    def load(cls, path: Path) -> "Catalog":
+    def load(cls, path: Path) -> Catalog:
         try:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError:
-            raise ConfigError(f"CATALOG_PATH: no catalog at {path}; copy catalog.json there or set CATALOG_PATH") from None
+            raise ConfigError(
+                f"CATALOG_PATH: no catalog at {path}; copy catalog.json there or set CATALOG_PATH"
+            ) from None
         except json.JSONDecodeError as e:
             raise ConfigError(f"CATALOG_PATH: {path} is not valid JSON ({e})") from None
         return cls.from_dict(data, str(path))
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "catalog") -> "Catalog":
+    def from_dict(cls, data: dict, source: str = "catalog") -> Catalog:
         def fail(what: str):
             raise ConfigError(f"{source}: {what}")
 
@@ -113,8 +115,15 @@ class Catalog:
                 if not all(isinstance(s, str) and _SIZE.match(s) for s in sizes) or len(set(sizes)) != len(sizes):
                     fail(f"product {pid}: sizes must be distinct short labels such as S, M, L")
                 products.append(
-                    Product(pid, str(p.get("name") or pid), price, tuple(sizes), str(p.get("image") or ""),
-                            str(p.get("description") or ""), c["id"])
+                    Product(
+                        pid,
+                        str(p.get("name") or pid),
+                        price,
+                        tuple(sizes),
+                        str(p.get("image") or ""),
+                        str(p.get("description") or ""),
+                        c["id"],
+                    )
                 )
             chapters.append(Chapter(c["id"], str(c.get("name") or c["id"]), tuple(products)))
         if len({c.id for c in chapters}) != len(chapters):

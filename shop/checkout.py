@@ -56,8 +56,9 @@ def check_idempotency_key(value: str | None) -> str | None:
 
 
 class Checkout:
-    def __init__(self, store, catalog: Catalog, gateway, settings: Settings, hold_seconds: int | None = None,
-                 clock=time.time):
+    def __init__(
+        self, store, catalog: Catalog, gateway, settings: Settings, hold_seconds: int | None = None, clock=time.time
+    ):
         self.store = store
         self.catalog = catalog
         self.gateway = gateway
@@ -82,13 +83,27 @@ class Checkout:
         items = []
         for sku, qty in lines.items():
             item = self.catalog.items[sku]
-            items.append({"sku": sku, "chapter": item.chapter, "name": item.name, "size": item.size,
-                          "quantity": qty, "unit_amount": item.price})
+            items.append(
+                {
+                    "sku": sku,
+                    "chapter": item.chapter,
+                    "name": item.name,
+                    "size": item.size,
+                    "quantity": qty,
+                    "unit_amount": item.price,
+                }
+            )
         expected = sum(i["quantity"] * i["unit_amount"] for i in items)
         held = self.store.checkout_hold(
-            {"order_id": order_id, "items": items, "hold_until": hold_until * 1000, "amount_expected": expected,
-             "currency": self.catalog.currency},
-            idempotency_key, int(now * 1000),
+            {
+                "order_id": order_id,
+                "items": items,
+                "hold_until": hold_until * 1000,
+                "amount_expected": expected,
+                "currency": self.catalog.currency,
+            },
+            idempotency_key,
+            int(now * 1000),
         )
         if held.get("error") == "idempotent":
             return self._replay(held["order_id"])
@@ -100,9 +115,14 @@ class Checkout:
         params = {
             "mode": "payment",
             "line_items": [
-                {"quantity": i["quantity"],
-                 "price_data": {"currency": self.catalog.currency, "unit_amount": i["unit_amount"],
-                                "product_data": {"name": f"{i['name']} ({i['size']})", "metadata": {"sku": i["sku"]}}}}
+                {
+                    "quantity": i["quantity"],
+                    "price_data": {
+                        "currency": self.catalog.currency,
+                        "unit_amount": i["unit_amount"],
+                        "product_data": {"name": f"{i['name']} ({i['size']})", "metadata": {"sku": i["sku"]}},
+                    },
+                }
                 for i in items
             ],
             "metadata": {"order_id": order_id},
@@ -115,8 +135,13 @@ class Checkout:
         try:
             session = self.gateway.create_checkout_session(params, idempotency_key=f"checkout-{order_id}")
         except PaymentProviderError as e:
-            self.store.checkout_release(order_id, actor="system", note=f"Stripe did not start the checkout: {e.message}",
-                                        idempotency_key=idempotency_key, now_ms=int(self.clock() * 1000))
+            self.store.checkout_release(
+                order_id,
+                actor="system",
+                note=f"Stripe did not start the checkout: {e.message}",
+                idempotency_key=idempotency_key,
+                now_ms=int(self.clock() * 1000),
+            )
             log.warning("checkout %s: hold released, Stripe did not start the session: %s", order_id, e.message)
             raise PaymentProviderError(
                 "the payment page could not be opened, so nothing was reserved or charged; please try again in a moment"
@@ -145,6 +170,7 @@ class Checkout:
         session_id = record.get("session_id")
         if session_id and self.gateway.expire_session(session_id) is None:
             return {"order_id": order_id, "released": False, "status": record.get("status")}
-        result = self.store.checkout_release(order_id, actor="shopper", note="checkout cancelled",
-                                             idempotency_key=None, now_ms=int(self.clock() * 1000))
+        result = self.store.checkout_release(
+            order_id, actor="shopper", note="checkout cancelled", idempotency_key=None, now_ms=int(self.clock() * 1000)
+        )
         return {"order_id": order_id, "released": result.get("status") == "released", "status": "expired"}

@@ -51,10 +51,14 @@ def _print_chapter(chapter: dict) -> None:
     click.echo(f"{chapter['name']} ({chapter['id']}): {state}")
     click.echo(f"  {'sku':<22}{'on hand':>8}{'held':>6}{'avail':>7}")
     for row in chapter["skus"]:
+
         def show(v):
             return "-" if v is None else str(v)
+
         mark = " sold out" if row["sold_out"] else (" low" if row["low"] else "")
-        click.echo(f"  {row['sku']:<22}{show(row['on_hand']):>8}{show(row['held']):>6}{show(row['available']):>7}{mark}")
+        click.echo(
+            f"  {row['sku']:<22}{show(row['on_hand']):>8}{show(row['held']):>6}{show(row['available']):>7}{mark}"
+        )
 
 
 stock = AppGroup("stock", help="Per-chapter stock: show, init, set, adjust.")
@@ -155,8 +159,10 @@ def ledger(sku, reason, limit, cursor, as_json):
         click.echo(json.dumps({"entries": entries, "next_cursor": next_cursor}, indent=2))
         return
     for e in entries:
-        click.echo(f"{e['at']}  {e['sku']:<20} {e['reason']:<14} on hand {e['delta']:+d} -> {e['on_hand']}, "
-                   f"held {e['held_delta']:+d} -> {e['held']}  {e['actor'] or ''} {e['ref'] or ''} {e['note'] or ''}".rstrip())
+        click.echo(
+            f"{e['at']}  {e['sku']:<20} {e['reason']:<14} on hand {e['delta']:+d} -> {e['on_hand']}, "
+            f"held {e['held_delta']:+d} -> {e['held']}  {e['actor'] or ''} {e['ref'] or ''} {e['note'] or ''}".rstrip()
+        )
     if next_cursor:
         click.echo(f"more: flask ledger --cursor {next_cursor}")
 

@@ -7,9 +7,9 @@ A malformed value stops the start with a message naming the variable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from shop.errors import ConfigError
@@ -94,9 +94,14 @@ def _choose_store(raw, production: bool) -> StoreChoice:
         url = _clean(raw, name)
         if url:
             if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
-                raise ConfigError(f"{name} must start with redis:// or rediss://, got {urlsplit(url).scheme or url!r}://...")
+                raise ConfigError(
+                    f"{name} must start with redis:// or rediss://, got {urlsplit(url).scheme or url!r}://..."
+                )
             return StoreChoice("redis", url=url, source=name)
-    for url_name, token_name in (("KV_REST_API_URL", "KV_REST_API_TOKEN"), ("UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN")):
+    for url_name, token_name in (
+        ("KV_REST_API_URL", "KV_REST_API_TOKEN"),
+        ("UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"),
+    ):
         url, token = _clean(raw, url_name), _clean(raw, token_name)
         if url or token:
             if not (url and token):
@@ -124,7 +129,9 @@ def load(raw: Mapping[str, object]) -> Settings:
             )
     stripe_key = _clean(raw, "STRIPE_SECRET_KEY")
     if stripe_key and not stripe_key.startswith(("sk_", "rk_")):
-        raise ConfigError("STRIPE_SECRET_KEY must be a secret or restricted key (sk_... or rk_...), not a publishable key")
+        raise ConfigError(
+            "STRIPE_SECRET_KEY must be a secret or restricted key (sk_... or rk_...), not a publishable key"
+        )
 
     api_base = _clean(raw, "STRIPE_API_BASE")
     if api_base and urlsplit(api_base).scheme not in ("http", "https"):
@@ -132,19 +139,29 @@ def load(raw: Mapping[str, object]) -> Settings:
 
     secret_key = _clean(raw, "SECRET_KEY")
     if production and not secret_key:
-        raise ConfigError("SECRET_KEY is required in production: set it to a long random value (python -c 'import secrets; print(secrets.token_hex(32))')")
+        raise ConfigError(
+            "SECRET_KEY is required in production: set it to a long random value (python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
 
     public_url = _clean(raw, "PUBLIC_URL")
     if public_url:
         if urlsplit(public_url).scheme not in ("http", "https") or not urlsplit(public_url).netloc:
-            raise ConfigError(f"PUBLIC_URL must be the shop's address such as https://shop.example.com, got {public_url!r}")
+            raise ConfigError(
+                f"PUBLIC_URL must be the shop's address such as https://shop.example.com, got {public_url!r}"
+            )
         public_url = public_url.rstrip("/")
 
     countries_raw = _clean(raw, "SHIPPING_COUNTRIES")
-    countries = tuple(c.strip().upper() for c in countries_raw.split(",") if c.strip()) if countries_raw else tuple(DEFAULT_SHIPPING_COUNTRIES)
+    countries = (
+        tuple(c.strip().upper() for c in countries_raw.split(",") if c.strip())
+        if countries_raw
+        else tuple(DEFAULT_SHIPPING_COUNTRIES)
+    )
     bad = [c for c in countries if len(c) != 2 or not c.isalpha()]
     if bad:
-        raise ConfigError(f"SHIPPING_COUNTRIES must be two-letter ISO codes separated by commas; not codes: {', '.join(bad)}")
+        raise ConfigError(
+            f"SHIPPING_COUNTRIES must be two-letter ISO codes separated by commas; not codes: {', '.join(bad)}"
+        )
 
     catalog_path = Path(_clean(raw, "CATALOG_PATH") or "catalog.json")
     if not catalog_path.is_absolute():

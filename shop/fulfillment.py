@@ -59,8 +59,12 @@ class Fulfillment:
             result = self._apply(action)
         log.info(
             "%s %s type=%s session=%s order=%s outcome=%s%s",
-            source or "stripe event", action["event_id"], action["event_type"], action.get("session_id") or "-",
-            result.get("order_id") or "-", result["status"],
+            source or "stripe event",
+            action["event_id"],
+            action["event_type"],
+            action.get("session_id") or "-",
+            result.get("order_id") or "-",
+            result["status"],
             f" ({action['reason']})" if action.get("reason") else "",
         )
         return result
@@ -71,8 +75,12 @@ class Fulfillment:
         Whichever comes first, this or the webhook, fulfils; the other is a duplicate.
         """
         status = session.get("payment_status") if isinstance(session.get("payment_status"), str) else "unknown"
-        event = {"id": f"{source}:{session.get('id')}:{status}", "type": "checkout.session.completed",
-                 "livemode": session.get("livemode") is True, "data": {"object": session}}
+        event = {
+            "id": f"{source}:{session.get('id')}:{status}",
+            "type": "checkout.session.completed",
+            "livemode": session.get("livemode") is True,
+            "data": {"object": session},
+        }
         return self.handle(event, source=source)
 
     def _apply(self, action: dict) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from shop.errors import ShopError
@@ -35,6 +35,7 @@ def _outcomes(days: list[dict]) -> dict[str, int]:
 
 def _event_counts_check(counts: list[dict]) -> dict:
     """Applied / duplicate / ignored / rejected deliveries today (UTC) and over 7 days."""
+
     def summary(totals):
         names = ("applied", "duplicate", "ignored", "rejected")
         return ", ".join(f"{totals.get(k, 0)} {k}" for k in names)
@@ -42,10 +43,16 @@ def _event_counts_check(counts: list[dict]) -> dict:
     today, week = _outcomes(counts[:1]), _outcomes(counts)
     rejected_today = today.get("rejected", 0)
     level = "warn" if rejected_today else "ok"
-    return _check("events", level, f"today: {summary(today)}; 7 days: {summary(week)}. Failed deliveries (5xx) are "
-                  "retried by Stripe and show here once applied; the store cannot count its own outages.",
-                  "Deliveries were refused for a bad signature today: if they are Stripe's, STRIPE_WEBHOOK_SECRET "
-                  "is not this endpoint's signing secret." if rejected_today else "")
+    return _check(
+        "events",
+        level,
+        f"today: {summary(today)}; 7 days: {summary(week)}. Failed deliveries (5xx) are "
+        "retried by Stripe and show here once applied; the store cannot count its own outages.",
+        "Deliveries were refused for a bad signature today: if they are Stripe's, STRIPE_WEBHOOK_SECRET "
+        "is not this endpoint's signing secret."
+        if rejected_today
+        else "",
+    )
 
 
 def run_checks(shop, clock=time.time) -> dict:
@@ -54,74 +61,154 @@ def run_checks(shop, clock=time.time) -> dict:
     checks = []
 
     if not s.webhook_secrets:
-        checks.append(_check("webhook_secret", "fail", "STRIPE_WEBHOOK_SECRET is not set: every Stripe event is refused (503).",
-                             "Copy the endpoint's signing secret (whsec_...) from Stripe Dashboard > Developers > Webhooks "
-                             "into STRIPE_WEBHOOK_SECRET and redeploy."))
+        checks.append(
+            _check(
+                "webhook_secret",
+                "fail",
+                "STRIPE_WEBHOOK_SECRET is not set: every Stripe event is refused (503).",
+                "Copy the endpoint's signing secret (whsec_...) from Stripe Dashboard > Developers > Webhooks "
+                "into STRIPE_WEBHOOK_SECRET and redeploy.",
+            )
+        )
     elif not all(x.startswith("whsec_") for x in s.webhook_secrets):
-        checks.append(_check("webhook_secret", "fail", "STRIPE_WEBHOOK_SECRET is set but a value does not look like whsec_...",
-                             "Use the endpoint's signing secret (whsec_...), not an API key."))
+        checks.append(
+            _check(
+                "webhook_secret",
+                "fail",
+                "STRIPE_WEBHOOK_SECRET is set but a value does not look like whsec_...",
+                "Use the endpoint's signing secret (whsec_...), not an API key.",
+            )
+        )
     else:
-        checks.append(_check("webhook_secret", "ok", f"{len(s.webhook_secrets)} signing secret(s) set, shaped whsec_..."))
+        checks.append(
+            _check("webhook_secret", "ok", f"{len(s.webhook_secrets)} signing secret(s) set, shaped whsec_...")
+        )
 
     store_ok = False
     if s.store.kind == "none":
-        checks.append(_check("store", "fail", "No store is configured: orders cannot be saved, Stripe events get 503.",
-                             "Connect an Upstash / Vercel KV database (KV_REST_API_URL + KV_REST_API_TOKEN) or set REDIS_URL, then redeploy."))
+        checks.append(
+            _check(
+                "store",
+                "fail",
+                "No store is configured: orders cannot be saved, Stripe events get 503.",
+                "Connect an Upstash / Vercel KV database (KV_REST_API_URL + KV_REST_API_TOKEN) or set REDIS_URL, then redeploy.",
+            )
+        )
     else:
         try:
             store_ok = shop.store.round_trip(secrets.token_hex(8))
             level = "ok" if store_ok else "fail"
-            checks.append(_check("store", level, f"{shop.store.description}: write and read back "
-                                 + ("work" if store_ok else "returned a different value"),
-                                 "" if store_ok else "Check that the store is not read-only or evicting keys."))
+            checks.append(
+                _check(
+                    "store",
+                    level,
+                    f"{shop.store.description}: write and read back "
+                    + ("work" if store_ok else "returned a different value"),
+                    "" if store_ok else "Check that the store is not read-only or evicting keys.",
+                )
+            )
         except ShopError as e:
-            checks.append(_check("store", "fail", f"{s.store.kind} store ({s.store.source}): {e.message}",
-                                 "Check the store's address and token, and that the database is running."))
+            checks.append(
+                _check(
+                    "store",
+                    "fail",
+                    f"{s.store.kind} store ({s.store.source}): {e.message}",
+                    "Check the store's address and token, and that the database is running.",
+                )
+            )
 
     if store_ok:
         for chapter in shop.inventory.snapshot():
             if chapter["initialized"]:
                 checks.append(_check(f"chapter:{chapter['id']}", "ok", f"{chapter['name']} stock is initialized"))
             else:
-                checks.append(_check(f"chapter:{chapter['id']}", "warn",
-                                     f"{chapter['name']} stock is not initialized: its sales are recorded but no stock is taken.",
-                                     f"Initialize {chapter['name']} in Owner Mode or: flask stock init {chapter['id']}"))
+                checks.append(
+                    _check(
+                        f"chapter:{chapter['id']}",
+                        "warn",
+                        f"{chapter['name']} stock is not initialized: its sales are recorded but no stock is taken.",
+                        f"Initialize {chapter['name']} in Owner Mode or: flask stock init {chapter['id']}",
+                    )
+                )
         last = shop.store.last_event()
         if last.get("at"):
             age = clock() - int(last["at"]) / 1000
-            checks.append(_check("last_event", "ok", f"last Stripe event {last.get('id')} ({last.get('type')}) {_age(age)}, "
-                                 f"answered {last.get('outcome')}"))
+            checks.append(
+                _check(
+                    "last_event",
+                    "ok",
+                    f"last Stripe event {last.get('id')} ({last.get('type')}) {_age(age)}, "
+                    f"answered {last.get('outcome')}",
+                )
+            )
             mode_live = last.get("livemode") == "true"
             if s.stripe_secret_key and s.stripe_secret_key.startswith(("sk_live", "rk_live")) != mode_live:
-                checks.append(_check("stripe_mode", "fail",
-                                     f"events arrive in {'live' if mode_live else 'test'} mode but STRIPE_SECRET_KEY is a "
-                                     f"{'test' if mode_live else 'live'} key",
-                                     "Use the key and the webhook secret of the same mode (Dashboard > Developers, test-mode toggle)."))
+                checks.append(
+                    _check(
+                        "stripe_mode",
+                        "fail",
+                        f"events arrive in {'live' if mode_live else 'test'} mode but STRIPE_SECRET_KEY is a "
+                        f"{'test' if mode_live else 'live'} key",
+                        "Use the key and the webhook secret of the same mode (Dashboard > Developers, test-mode toggle).",
+                    )
+                )
         else:
-            checks.append(_check("last_event", "warn", "no Stripe event received yet",
-                                 "Send a test event: stripe trigger checkout.session.completed, or Dashboard > Webhooks > Send test event."))
-        days = [(datetime.fromtimestamp(clock(), tz=timezone.utc) - timedelta(days=i)).strftime("%Y%m%d") for i in range(7)]
+            checks.append(
+                _check(
+                    "last_event",
+                    "warn",
+                    "no Stripe event received yet",
+                    "Send a test event: stripe trigger checkout.session.completed, or Dashboard > Webhooks > Send test event.",
+                )
+            )
+        days = [(datetime.fromtimestamp(clock(), tz=UTC) - timedelta(days=i)).strftime("%Y%m%d") for i in range(7)]
         counts = shop.store.event_counts(days)
         checks.append(_event_counts_check(counts))
         errors = shop.store.recent_webhook_errors(5)
         if errors:
             latest = "; ".join(f"{_age(clock() - e['at'] / 1000)}: {e['error']}" for e in errors[:3])
             recent = any(clock() - e["at"] / 1000 < 86400 for e in errors)
-            checks.append(_check("webhook_errors", "warn" if recent else "ok", f"latest refused or failed deliveries: {latest}",
-                                 "If these are real Stripe events, check STRIPE_WEBHOOK_SECRET and the store; Stripe "
-                                 "retries failed deliveries for 3 days." if recent else ""))
+            checks.append(
+                _check(
+                    "webhook_errors",
+                    "warn" if recent else "ok",
+                    f"latest refused or failed deliveries: {latest}",
+                    "If these are real Stripe events, check STRIPE_WEBHOOK_SECRET and the store; Stripe "
+                    "retries failed deliveries for 3 days."
+                    if recent
+                    else "",
+                )
+            )
 
     if not s.stripe_secret_key:
-        checks.append(_check("stripe_key", "warn", "STRIPE_SECRET_KEY is not set: checkout and line-item lookups cannot work.",
-                             "Set STRIPE_SECRET_KEY to the secret key (sk_...) from Dashboard > Developers > API keys."))
+        checks.append(
+            _check(
+                "stripe_key",
+                "warn",
+                "STRIPE_SECRET_KEY is not set: checkout and line-item lookups cannot work.",
+                "Set STRIPE_SECRET_KEY to the secret key (sk_...) from Dashboard > Developers > API keys.",
+            )
+        )
     if not s.owner_password:
-        checks.append(_check("owner_password", "fail", "OWNER_PASSWORD is not set: Owner Mode and the owner API are closed.",
-                             "Set OWNER_PASSWORD to a long passphrase and redeploy."))
+        checks.append(
+            _check(
+                "owner_password",
+                "fail",
+                "OWNER_PASSWORD is not set: Owner Mode and the owner API are closed.",
+                "Set OWNER_PASSWORD to a long passphrase and redeploy.",
+            )
+        )
     if s.production:
         url = urlsplit(s.public_url or "")
         if url.scheme != "https" or url.hostname in (None, "localhost", "127.0.0.1"):
-            checks.append(_check("public_url", "fail", f"PUBLIC_URL is {s.public_url or 'not set'}: Stripe sends shoppers back there.",
-                                 "Set PUBLIC_URL to the shop's public https:// address."))
+            checks.append(
+                _check(
+                    "public_url",
+                    "fail",
+                    f"PUBLIC_URL is {s.public_url or 'not set'}: Stripe sends shoppers back there.",
+                    "Set PUBLIC_URL to the shop's public https:// address.",
+                )
+            )
         else:
             checks.append(_check("public_url", "ok", f"PUBLIC_URL is {s.public_url}"))
     for warning in s.warnings:

@@ -45,8 +45,13 @@ class Inventory:
             row = {"sku": sku, "product": item.product, "name": item.name, "size": item.size}
             if initialized:
                 available = max(0, on_hand - held)
-                row.update(on_hand=on_hand, held=held, available=available,
-                           low=0 < available <= self.low_threshold, sold_out=available == 0)
+                row.update(
+                    on_hand=on_hand,
+                    held=held,
+                    available=available,
+                    low=0 < available <= self.low_threshold,
+                    sold_out=available == 0,
+                )
             else:
                 row.update(on_hand=None, held=None, available=None, low=False, sold_out=False)
             skus.append(row)
@@ -56,7 +61,9 @@ class Inventory:
         """Stock of the given chapters (all by default), expired holds dropped first."""
         chapters = [self.chapter(c) for c in chapter_ids] if chapter_ids else self.catalog.chapters
         result = self.store.read_stock([[c.id, c.skus] for c in chapters], self.now_ms())
-        return [self._chapter_json(c, initialized, rows) for c, (_, initialized, rows) in zip(chapters, result)]
+        return [
+            self._chapter_json(c, initialized, rows) for c, (_, initialized, rows) in zip(chapters, result, strict=True)
+        ]
 
     def availability(self, skus: list[str]) -> dict[str, int | None]:
         """Units each SKU can still be sold (None: its chapter is not initialized)."""
@@ -83,11 +90,20 @@ class Inventory:
             changes.append([sku, _whole(n, f"{what}[{sku!r}]", minimum=minimum)])
         return changes
 
-    def _change(self, mode: str, chapter: Chapter, changes: list, actor: str, note: str | None, ref: str | None) -> dict:
+    def _change(
+        self, mode: str, chapter: Chapter, changes: list, actor: str, note: str | None, ref: str | None
+    ) -> dict:
         if note is not None and (not isinstance(note, str) or len(note) > 500):
             raise BadRequest("note must be text of at most 500 characters")
-        request = {"mode": mode, "chapter": chapter.id, "changes": changes, "skus": chapter.skus,
-                   "actor": actor, "note": note or "", "ref": ref or ""}
+        request = {
+            "mode": mode,
+            "chapter": chapter.id,
+            "changes": changes,
+            "skus": chapter.skus,
+            "actor": actor,
+            "note": note or "",
+            "ref": ref or "",
+        }
         result = self.store.change_stock(request, self.now_ms())
         error = result.get("error")
         if error == "already_initialized":
@@ -103,20 +119,24 @@ class Inventory:
         """Start tracking a chapter: every SKU gets the given count, unnamed ones 0."""
         chapter = self.chapter(chapter_id)
         given = dict(self._changes(chapter, stock, "stock", minimum=0))
-        return self._change("initialize", chapter, [[sku, given.get(sku, 0)] for sku in chapter.skus], actor, note, None)
+        return self._change(
+            "initialize", chapter, [[sku, given.get(sku, 0)] for sku in chapter.skus], actor, note, None
+        )
 
     def set(self, chapter_id: str, stock: dict, *, actor: str = "owner", note: str | None = None) -> dict:
         chapter = self.chapter(chapter_id)
         return self._change("set", chapter, self._changes(chapter, stock, "stock", minimum=0), actor, note, None)
 
-    def adjust(self, chapter_id: str, delta: dict, *, actor: str = "owner", note: str | None = None,
-               ref: str | None = None) -> dict:
+    def adjust(
+        self, chapter_id: str, delta: dict, *, actor: str = "owner", note: str | None = None, ref: str | None = None
+    ) -> dict:
         """Add or take units; all or nothing, refused (409) if any SKU would go below zero."""
         chapter = self.chapter(chapter_id)
         return self._change("adjust", chapter, self._changes(chapter, delta, "delta", minimum=None), actor, note, ref)
 
-    def ledger(self, *, sku: str | None = None, reason: str | None = None, limit: int = 100,
-               cursor: str | None = None) -> tuple[list[dict], str | None]:
+    def ledger(
+        self, *, sku: str | None = None, reason: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[dict], str | None]:
         if sku is not None and self.catalog.item(sku) is None:
             raise BadRequest(f"unknown sku {sku!r}; SKUs look like product/size, e.g. {next(iter(self.catalog.items))}")
         if reason is not None and reason not in LEDGER_REASONS:

@@ -6,7 +6,7 @@ import json
 import re
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shop.errors import BadRequest, Conflict, NotFound
 
@@ -63,8 +63,8 @@ def check_status(status: str | None) -> str | None:
 def iso(ms: str | int | None) -> str | None:
     if ms in (None, ""):
         return None
-    return datetime.fromtimestamp(int(float(ms)) / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(int(float(ms)) / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )
 
 
@@ -129,24 +129,36 @@ class Orders:
             raise NotFound(f"no order {order_id!r}")
         return order_json(record)
 
-    def page(self, *, status: str | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+    def page(
+        self, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[dict], str | None]:
         check_status(status)
         records, next_cursor = self.store.list_orders(status=status, limit=limit, cursor=cursor)
         return [order_json(r) for r in records], next_cursor
 
-    def set_status(self, order_id: str, status: str, *, tracking: str | None = None, actor: str = "owner", note: str | None = None) -> dict:
+    def set_status(
+        self, order_id: str, status: str, *, tracking: str | None = None, actor: str = "owner", note: str | None = None
+    ) -> dict:
         check_order_id(order_id)
         if status not in STATUSES:
             raise BadRequest(f"unknown status {status!r}; the owner can set: {', '.join(OWNER_TRANSITIONS)}")
         if status not in OWNER_TRANSITIONS:
-            raise Conflict(f"status {status!r} is set by Stripe events, not by hand; the owner can set: {', '.join(OWNER_TRANSITIONS)}")
+            raise Conflict(
+                f"status {status!r} is set by Stripe events, not by hand; the owner can set: {', '.join(OWNER_TRANSITIONS)}"
+            )
         if tracking is not None and (not isinstance(tracking, str) or len(tracking) > 200):
             raise BadRequest("tracking must be text of at most 200 characters")
         if note is not None and (not isinstance(note, str) or len(note) > 500):
             raise BadRequest("note must be text of at most 500 characters")
         result = self.store.set_order_status(
             order_id,
-            {"status": status, "allowed_from": OWNER_TRANSITIONS[status], "tracking": tracking, "actor": actor, "note": note},
+            {
+                "status": status,
+                "allowed_from": OWNER_TRANSITIONS[status],
+                "tracking": tracking,
+                "actor": actor,
+                "note": note,
+            },
             int(self.clock() * 1000),
         )
         if result.get("error") == "not_found":
@@ -195,8 +207,11 @@ class Orders:
             request_lines.append([sku, item.chapter, qty])
         if not request_lines:
             raise BadRequest("choose at least one unit to restock")
-        result = self.store.restock_order(order_id, {"order_id": order_id, "lines": request_lines, "actor": actor,
-                                                     "note": "restocked after refund"}, int(self.clock() * 1000))
+        result = self.store.restock_order(
+            order_id,
+            {"order_id": order_id, "lines": request_lines, "actor": actor, "note": "restocked after refund"},
+            int(self.clock() * 1000),
+        )
         error = result.get("error")
         if error == "not_found":
             raise NotFound(f"no order {order_id!r}")

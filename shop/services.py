@@ -43,8 +43,9 @@ class Shop:
     checkout: Checkout
 
     @classmethod
-    def build(cls, settings: Settings, embedded_path: Path, *, hold_seconds: int | None = None,
-              stripe_timeout: float = 10) -> "Shop":
+    def build(
+        cls, settings: Settings, embedded_path: Path, *, hold_seconds: int | None = None, stripe_timeout: float = 10
+    ) -> Shop:
         catalog = Catalog.load(settings.catalog_path)
         store = Store(make_backend(settings, embedded_path))
         gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, timeout=stripe_timeout)

@@ -58,8 +58,16 @@ def order_items(lines: dict[str, int], catalog: Catalog) -> list[dict]:
     items = []
     for sku, qty in lines.items():
         item = catalog.items[sku]
-        items.append({"sku": sku, "chapter": item.chapter, "name": item.name, "size": item.size,
-                      "quantity": qty, "unit_amount": item.price})
+        items.append(
+            {
+                "sku": sku,
+                "chapter": item.chapter,
+                "name": item.name,
+                "size": item.size,
+                "quantity": qty,
+                "unit_amount": item.price,
+            }
+        )
     return items
 
 
@@ -90,12 +98,19 @@ def line_item_skus(line_items: list[dict], catalog: Catalog) -> dict[str, int] |
         sku = None
         for metadata in (_dict(price.get("metadata")), _dict(product.get("metadata"))):
             sku = metadata.get("sku") or (
-                f"{metadata['product']}/{metadata.get('size') or 'OS'}" if isinstance(metadata.get("product"), str) else None
+                f"{metadata['product']}/{metadata.get('size') or 'OS'}"
+                if isinstance(metadata.get("product"), str)
+                else None
             )
             if sku:
                 break
         qty = line.get("quantity")
-        if sku not in catalog.items or not isinstance(qty, int) or isinstance(qty, bool) or not 1 <= qty <= MAX_LINE_QTY:
+        if (
+            sku not in catalog.items
+            or not isinstance(qty, int)
+            or isinstance(qty, bool)
+            or not 1 <= qty <= MAX_LINE_QTY
+        ):
             return None
         lines[sku] = lines.get(sku, 0) + qty
     return lines or None
@@ -147,8 +162,15 @@ def session_action(event_type: str, session: dict, catalog: Catalog) -> dict:
         "amount_subtotal": _amount(session.get("amount_subtotal")),
         "amount_total": _amount(session.get("amount_total")),
         "currency": _text(session.get("currency"), 3).lower() if _text(session.get("currency"), 3) else None,
-        "customer": {k: v for k, v in (("email", _text(customer.get("email") or session.get("customer_email"))),
-                                        ("name", _text(customer.get("name")))) if v} or None,
+        "customer": {
+            k: v
+            for k, v in (
+                ("email", _text(customer.get("email") or session.get("customer_email"))),
+                ("name", _text(customer.get("name"))),
+            )
+            if v
+        }
+        or None,
         "shipping": _shipping(session),
     }
 
@@ -161,8 +183,11 @@ def refund_action(event_type: str, obj: dict) -> dict:
     if event_type == "charge.refunded":
         refund = {"charge_refunded": _amount(obj.get("amount_refunded")) or 0}
     else:
-        refund = {"refund_id": _id(obj.get("id")), "amount": _amount(obj.get("amount")) or 0,
-                  "counts": obj.get("status") in ("succeeded", "pending", "requires_action")}
+        refund = {
+            "refund_id": _id(obj.get("id")),
+            "amount": _amount(obj.get("amount")) or 0,
+            "counts": obj.get("status") in ("succeeded", "pending", "requires_action"),
+        }
         if refund["refund_id"] is None:
             return {"kind": "ignore", "reason": "the refund has no id"}
     return {"kind": "refund", "payment_intent": payment_intent, "refund": refund}

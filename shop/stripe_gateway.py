@@ -41,8 +41,9 @@ class StripeGateway:
         try:
             session = self.client().v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})
         except stripe.StripeError as e:
-            raise PaymentProviderError(f"Stripe could not start the checkout: {e.user_message or e}",
-                                       retryable=_retryable(e)) from e
+            raise PaymentProviderError(
+                f"Stripe could not start the checkout: {e.user_message or e}", retryable=_retryable(e)
+            ) from e
         return session.to_dict()
 
     def expire_session(self, session_id: str) -> dict | None:
@@ -52,8 +53,9 @@ class StripeGateway:
         except stripe.InvalidRequestError:
             return None  # already complete or expired: nothing to cancel
         except stripe.StripeError as e:
-            raise PaymentProviderError(f"Stripe could not expire {session_id}: {e.user_message or e}",
-                                       retryable=_retryable(e)) from e
+            raise PaymentProviderError(
+                f"Stripe could not expire {session_id}: {e.user_message or e}", retryable=_retryable(e)
+            ) from e
 
     def retrieve_session(self, session_id: str) -> dict:
         try:
@@ -61,8 +63,9 @@ class StripeGateway:
         except stripe.InvalidRequestError as e:
             raise PaymentProviderError(f"Stripe has no checkout {session_id}", retryable=False) from e
         except stripe.StripeError as e:
-            raise PaymentProviderError(f"Stripe could not be asked about {session_id}: {e.user_message or e}",
-                                       retryable=_retryable(e)) from e
+            raise PaymentProviderError(
+                f"Stripe could not be asked about {session_id}: {e.user_message or e}", retryable=_retryable(e)
+            ) from e
 
     def session_line_items(self, session_id: str) -> list[dict]:
         """All line items of a Checkout Session, with price and product expanded."""
@@ -77,8 +80,9 @@ class StripeGateway:
                     return items
                 params = {**params, "starting_after": data[-1]["id"]}
         except stripe.StripeError as e:
-            raise PaymentProviderError(f"Stripe refused the line items of {session_id}: {e.user_message or e}",
-                                       retryable=_retryable(e)) from e
+            raise PaymentProviderError(
+                f"Stripe refused the line items of {session_id}: {e.user_message or e}", retryable=_retryable(e)
+            ) from e
 
 
 def _retryable(error: stripe.StripeError) -> bool:
@@ -86,4 +90,3 @@ def _retryable(error: stripe.StripeError) -> bool:
     if isinstance(error, (stripe.APIConnectionError, stripe.RateLimitError)):
         return True
     return (error.http_status or 500) >= 500
-

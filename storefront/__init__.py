@@ -39,7 +39,7 @@ def size_states(shop, product) -> list[dict]:
     available = shop.inventory.availability(skus)
     threshold = shop.settings.low_stock_threshold
     states = []
-    for size, sku in zip(product.sizes, skus):
+    for size, sku in zip(product.sizes, skus, strict=True):
         n = available.get(sku)
         if n is None:
             state, label = "soon", "coming soon"
@@ -49,16 +49,28 @@ def size_states(shop, product) -> list[dict]:
             state, label = "low", f"only {n} left"
         else:
             state, label = "in_stock", ""
-        states.append({"size": size, "sku": sku, "available": n, "state": state, "label": label,
-                       "buyable": state in ("in_stock", "low")})
+        states.append(
+            {
+                "size": size,
+                "sku": sku,
+                "available": n,
+                "state": state,
+                "label": label,
+                "buyable": state in ("in_stock", "low"),
+            }
+        )
     return states
 
 
 def cart_catalog(shop) -> dict:
     """What the cart script needs to show lines and totals: names, sizes, prices from the catalog."""
-    return {"currency": shop.catalog.currency,
-            "items": {sku: {"name": i.name, "size": i.size, "price": i.price, "product": i.product}
-                      for sku, i in shop.catalog.items.items()}}
+    return {
+        "currency": shop.catalog.currency,
+        "items": {
+            sku: {"name": i.name, "size": i.size, "price": i.price, "product": i.product}
+            for sku, i in shop.catalog.items.items()
+        },
+    }
 
 
 @storefront.get("/")
@@ -82,15 +94,21 @@ def product(product_id: str):
     if found is None:
         abort(404)
     sizes = size_states(shop, found)
-    return render_template("product.html", product=found, chapter=shop.catalog.chapter(found.chapter), sizes=sizes,
-                           any_buyable=any(s["buyable"] for s in sizes))
+    return render_template(
+        "product.html",
+        product=found,
+        chapter=shop.catalog.chapter(found.chapter),
+        sizes=sizes,
+        any_buyable=any(s["buyable"] for s in sizes),
+    )
 
 
 @storefront.get("/cart")
 def cart():
     shop = get_shop()
-    return render_template("cart.html", cart_catalog=cart_catalog(shop),
-                           hold_minutes=shop.settings.checkout_hold_minutes)
+    return render_template(
+        "cart.html", cart_catalog=cart_catalog(shop), hold_minutes=shop.settings.checkout_hold_minutes
+    )
 
 
 @storefront.get("/checkout/success")

@@ -35,18 +35,27 @@ class LiveServer:
             **env,
         }
         self.args = [
-            sys.executable, "-m", "gunicorn", "app:app",
-            "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(workers),
-            "--threads", str(threads),
-            "--graceful-timeout", "2",
-            "--timeout", "30",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "app:app",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--graceful-timeout",
+            "2",
+            "--timeout",
+            "30",
         ]
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "LiveServer":
-        self.process = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+    def start(self) -> LiveServer:
+        self.process = subprocess.Popen(
+            self.args, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -23,9 +23,18 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_test_{secrets.token_hex(12)}"
 
 
-def checkout_session(*, items: str | None = None, order_id: str | None = None, payment_status: str = "paid",
-                     amount_subtotal: int | None = 9000, currency: str = "eur", session_id: str | None = None,
-                     email: str = "ada@example.com", name: str = "Ada Lovelace", **fields) -> dict:
+def checkout_session(
+    *,
+    items: str | None = None,
+    order_id: str | None = None,
+    payment_status: str = "paid",
+    amount_subtotal: int | None = 9000,
+    currency: str = "eur",
+    session_id: str | None = None,
+    email: str = "ada@example.com",
+    name: str = "Ada Lovelace",
+    **fields,
+) -> dict:
     """A completed Checkout Session: Stripe's example with the fields a case needs."""
     session = fixture("checkout.session")
     session.update(
@@ -46,8 +55,14 @@ def checkout_session(*, items: str | None = None, order_id: str | None = None, p
     session["customer_details"].update(email=email, name=name)
     session["collected_information"]["shipping_details"] = {
         "name": name,
-        "address": {"line1": "12 Analytical Row", "line2": None, "city": "London", "postal_code": "N1 7AA",
-                    "state": None, "country": "GB"},
+        "address": {
+            "line1": "12 Analytical Row",
+            "line2": None,
+            "city": "London",
+            "postal_code": "N1 7AA",
+            "state": None,
+            "country": "GB",
+        },
     }
     session.update(fields)
     return session
@@ -56,8 +71,14 @@ def checkout_session(*, items: str | None = None, order_id: str | None = None, p
 def event(event_type: str, obj: dict, *, event_id: str | None = None, livemode: bool = False) -> dict:
     """A Stripe event envelope (Stripe's example event) around ``obj``."""
     envelope = fixture("event")
-    envelope.update(id=event_id or new_id("evt"), type=event_type, created=int(time.time()), livemode=livemode,
-                    api_version="2026-08-27.preview", data={"object": copy.deepcopy(obj)})
+    envelope.update(
+        id=event_id or new_id("evt"),
+        type=event_type,
+        created=int(time.time()),
+        livemode=livemode,
+        api_version="2026-08-27.preview",
+        data={"object": copy.deepcopy(obj)},
+    )
     return envelope
 
 

@@ -114,7 +114,7 @@ class StripeStub:
         self.base = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def start(self) -> "StripeStub":
+    def start(self) -> StripeStub:
         self._thread.start()
         return self
 
@@ -135,12 +135,24 @@ class StripeStub:
         """The shopper paid (or started a delayed payment): the session as Stripe would now send it."""
         session = self.sessions[session_id]
         session.update(status="complete", payment_status=payment_status, payment_intent=f"pi_{secrets.token_hex(12)}")
-        session["customer_details"] = {**(session.get("customer_details") or {}), "email": "grace@example.com",
-                                       "name": "Grace Hopper"}
-        session["collected_information"] = {"shipping_details": {
+        session["customer_details"] = {
+            **(session.get("customer_details") or {}),
+            "email": "grace@example.com",
             "name": "Grace Hopper",
-            "address": {"line1": "1 Compiler Way", "line2": None, "city": "Arlington", "postal_code": "22201",
-                        "state": "VA", "country": "US"}}}
+        }
+        session["collected_information"] = {
+            "shipping_details": {
+                "name": "Grace Hopper",
+                "address": {
+                    "line1": "1 Compiler Way",
+                    "line2": None,
+                    "city": "Arlington",
+                    "postal_code": "22201",
+                    "state": "VA",
+                    "country": "US",
+                },
+            }
+        }
         session.update(fields)
         return copy.deepcopy(session)
 
@@ -164,7 +176,8 @@ class StripeStub:
             return self._error(401, "Invalid API Key provided")(environ, start_response)
         if self.fail_with == "500":
             return self._json({"error": {"type": "api_error", "message": "stand-in told to fail"}}, 500)(
-                environ, start_response)
+                environ, start_response
+            )
         if self.fail_with == "hang":
             time.sleep(self.hang_seconds)
             if generation != self.generation:
@@ -179,8 +192,9 @@ class StripeStub:
         if match and match[1] in self.sessions:
             session_id, tail = match[1], match[2]
             if tail == "/line_items" and request.method == "GET":
-                return self._json({"object": "list", "url": path, "has_more": False,
-                                   "data": self.line_items.get(session_id, [])})
+                return self._json(
+                    {"object": "list", "url": path, "has_more": False, "data": self.line_items.get(session_id, [])}
+                )
             if tail == "/expire" and request.method == "POST":
                 session = self.sessions[session_id]
                 if session["status"] != "open":
@@ -190,8 +204,12 @@ class StripeStub:
             if tail is None and request.method == "GET":
                 body = copy.deepcopy(self.sessions[session_id])
                 if "line_items" in (params.get("expand") or []):
-                    body["line_items"] = {"object": "list", "data": self.line_items.get(session_id, []),
-                                          "has_more": False, "url": f"{path}/line_items"}
+                    body["line_items"] = {
+                        "object": "list",
+                        "data": self.line_items.get(session_id, []),
+                        "has_more": False,
+                        "url": f"{path}/line_items",
+                    }
                 return self._json(body)
         if match:
             return self._error(404, f"No such checkout.session: '{match[1]}'", "session")
@@ -215,13 +233,26 @@ class StripeStub:
             subtotal += unit * qty
             item = fixture("checkout.session.line_item.item")
             product = price_data.get("product_data") or {}
-            item.update(id=f"li_{secrets.token_hex(8)}", quantity=qty, amount_subtotal=unit * qty,
-                        amount_total=unit * qty, currency=price_data.get("currency"),
-                        description=product.get("name"))
-            item["price"] = {**(item.get("price") or {}), "unit_amount": unit, "currency": price_data.get("currency"),
-                             "metadata": {}, "product": {"id": f"prod_{i}", "object": "product",
-                                                         "name": product.get("name"),
-                                                         "metadata": product.get("metadata") or {}}}
+            item.update(
+                id=f"li_{secrets.token_hex(8)}",
+                quantity=qty,
+                amount_subtotal=unit * qty,
+                amount_total=unit * qty,
+                currency=price_data.get("currency"),
+                description=product.get("name"),
+            )
+            item["price"] = {
+                **(item.get("price") or {}),
+                "unit_amount": unit,
+                "currency": price_data.get("currency"),
+                "metadata": {},
+                "product": {
+                    "id": f"prod_{i}",
+                    "object": "product",
+                    "name": product.get("name"),
+                    "metadata": product.get("metadata") or {},
+                },
+            }
             lines.append(item)
         session.update(
             id=session_id,

@@ -38,8 +38,9 @@ def test_owner_initializes_stock_and_sees_the_order(make_app, browser):
         browser.find_element(By.XPATH, "//button[normalize-space()='Initialize Chapter I']").click()
         WebDriverWait(browser, 10).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "initialized"))
 
-        body, headers = signed(event("checkout.session.completed", checkout_session(items="balm-tee/M*2",
-                                                                                    name="Ada Lovelace")))
+        body, headers = signed(
+            event("checkout.session.completed", checkout_session(items="balm-tee/M*2", name="Ada Lovelace"))
+        )
         answer = requests.post(server.url + "/api/webhooks/stripe", data=body, headers=headers, timeout=10)
         assert answer.status_code == 200 and answer.json()["status"] == "applied"
 
@@ -80,7 +81,9 @@ def test_orders_on_a_phone(make_app, deliver):
     driver = chrome(390, 844)
     try:
         for name in ("Ada Lovelace", "Grace Hopper"):
-            body, headers = signed(event("checkout.session.completed", checkout_session(items="ridge-knit/M", name=name)))
+            body, headers = signed(
+                event("checkout.session.completed", checkout_session(items="ridge-knit/M", name=name))
+            )
             requests.post(server.url + "/api/webhooks/stripe", data=body, headers=headers, timeout=10)
         log_in(driver, server.url)
         driver.get(server.url + "/owner/orders")

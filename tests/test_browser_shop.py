@@ -15,8 +15,17 @@ from tests.browser import AppServer, chrome, screenshot
 def server(make_app, stub):
     app = make_app(STRIPE_SECRET_KEY="sk_test_stand_in", STRIPE_API_BASE=stub.base, STRIPE_TIMEOUT_SECONDS=5)
     shop = app.extensions["shop"]
-    shop.inventory.initialize("chapter-i", {"balm-tee/S": 0, "balm-tee/M": 8, "balm-tee/L": 2, "balm-tee/XL": 12,
-                                             "harbour-shirt/M": 6, "tide-tote/OS": 20})
+    shop.inventory.initialize(
+        "chapter-i",
+        {
+            "balm-tee/S": 0,
+            "balm-tee/M": 8,
+            "balm-tee/L": 2,
+            "balm-tee/XL": 12,
+            "harbour-shirt/M": 6,
+            "tide-tote/OS": 20,
+        },
+    )
     server = AppServer(app)
     server.shop = shop
     yield server

@@ -14,10 +14,16 @@ URL = "/api/checkout"
 @pytest.fixture
 def shop_app(make_app, stub):
     def make(**overrides):
-        app = make_app(STRIPE_SECRET_KEY="sk_test_stand_in", STRIPE_API_BASE=stub.base,
-                       PUBLIC_URL="http://127.0.0.1:5000", STRIPE_TIMEOUT_SECONDS=1, **overrides)
+        app = make_app(
+            STRIPE_SECRET_KEY="sk_test_stand_in",
+            STRIPE_API_BASE=stub.base,
+            PUBLIC_URL="http://127.0.0.1:5000",
+            STRIPE_TIMEOUT_SECONDS=1,
+            **overrides,
+        )
         app.extensions["shop"].inventory.initialize("chapter-i", {"balm-tee/M": 3, "balm-tee/L": 1, "tide-tote/OS": 5})
         return app
+
     return make
 
 
@@ -31,7 +37,9 @@ def avail(shop, sku):
 
 
 def test_checkout_holds_stock_and_creates_a_valid_session(client, shop, stub):
-    response = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 2}, {"sku": "tide-tote/OS", "quantity": 1}]})
+    response = client.post(
+        URL, json={"items": [{"sku": "balm-tee/M", "quantity": 2}, {"sku": "tide-tote/OS", "quantity": 1}]}
+    )
     assert response.status_code == 201, response.get_json()
     answer = response.get_json()
     assert set(answer) == {"url", "order_id", "session_id"}
@@ -49,12 +57,21 @@ def test_checkout_holds_stock_and_creates_a_valid_session(client, shop, stub):
     assert "GB" in params["shipping_address_collection"]["allowed_countries"]
 
 
-@pytest.mark.parametrize("body", [
-    {"items": []}, {"items": [{"sku": "nope/M", "quantity": 1}]}, {"items": [{"sku": "balm-tee/M", "quantity": 0}]},
-    {"items": [{"sku": "balm-tee/M", "quantity": 11}]}, {"items": [{"sku": "balm-tee/M", "quantity": "2"}]},
-    {"items": [{"sku": "balm-tee/M", "quantity": True}]}, {"items": "balm-tee/M"}, [], {"cart": []},
-    {"items": [{"sku": "balm-tee/M", "quantity": 6}, {"sku": "balm-tee/M", "quantity": 5}]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"items": []},
+        {"items": [{"sku": "nope/M", "quantity": 1}]},
+        {"items": [{"sku": "balm-tee/M", "quantity": 0}]},
+        {"items": [{"sku": "balm-tee/M", "quantity": 11}]},
+        {"items": [{"sku": "balm-tee/M", "quantity": "2"}]},
+        {"items": [{"sku": "balm-tee/M", "quantity": True}]},
+        {"items": "balm-tee/M"},
+        [],
+        {"cart": []},
+        {"items": [{"sku": "balm-tee/M", "quantity": 6}, {"sku": "balm-tee/M", "quantity": 5}]},
+    ],
+)
 def test_bad_carts_are_400_and_hold_nothing(client, shop, stub, body):
     response = client.post(URL, json=body)
     assert response.status_code == 400
@@ -70,11 +87,21 @@ def test_oversized_and_malformed_bodies_are_400(client, stub):
 
 
 def test_short_stock_is_409_naming_each_sku(client, shop, stub):
-    response = client.post(URL, json={"items": [{"sku": "balm-tee/L", "quantity": 2}, {"sku": "wool-coat/M", "quantity": 1},
-                                                {"sku": "balm-tee/M", "quantity": 1}]})
+    response = client.post(
+        URL,
+        json={
+            "items": [
+                {"sku": "balm-tee/L", "quantity": 2},
+                {"sku": "wool-coat/M", "quantity": 1},
+                {"sku": "balm-tee/M", "quantity": 1},
+            ]
+        },
+    )
     assert response.status_code == 409
-    assert response.get_json()["skus"] == [{"sku": "balm-tee/L", "requested": 2, "available": 1},
-                                           {"sku": "wool-coat/M", "requested": 1, "available": 0}]
+    assert response.get_json()["skus"] == [
+        {"sku": "balm-tee/L", "requested": 2, "available": 1},
+        {"sku": "wool-coat/M", "requested": 1, "available": 0},
+    ]
     assert avail(shop, "balm-tee/M") == 3  # all or nothing
     assert not stub.requests
 
@@ -178,8 +205,9 @@ def test_webhook_and_success_page_racing_fulfil_once(app, shop, stub):
         barrier.wait(timeout=10)
         app.test_client().get(f"/checkout/success?session_id={started['session_id']}")
 
-    threads = [threading.Thread(target=webhook) for _ in range(6)] + [threading.Thread(target=success_page)
-                                                                        for _ in range(6)]
+    threads = [threading.Thread(target=webhook) for _ in range(6)] + [
+        threading.Thread(target=success_page) for _ in range(6)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -197,7 +225,9 @@ def test_delayed_payment_keeps_its_hold_past_the_hold_end_until_it_fails(shop_ap
     shop, client = app.extensions["shop"], app.test_client()
     started = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 2}]}).get_json()
     unpaid = stub.complete(started["session_id"], payment_status="unpaid")  # SEPA: the bank has not paid yet
-    assert deliver_to(client, event("checkout.session.completed", unpaid)).get_json()["order_status"] == "awaiting_payment"
+    assert (
+        deliver_to(client, event("checkout.session.completed", unpaid)).get_json()["order_status"] == "awaiting_payment"
+    )
     page = client.get(f"/checkout/success?session_id={started['session_id']}").get_data(as_text=True)
     assert "Payment processing" in page
     time.sleep(1.5)  # past the hold's end: an awaiting_payment order keeps its units
@@ -214,7 +244,9 @@ def test_delayed_payment_that_succeeds_is_sold_once(client, shop, stub, deliver_
     unpaid = stub.complete(started["session_id"], payment_status="unpaid")
     deliver_to(client, event("checkout.session.completed", unpaid))
     paid = dict(unpaid, payment_status="paid")
-    assert deliver_to(client, event("checkout.session.async_payment_succeeded", paid)).get_json()["order_status"] == "paid"
+    assert (
+        deliver_to(client, event("checkout.session.async_payment_succeeded", paid)).get_json()["order_status"] == "paid"
+    )
     row = shop.inventory.snapshot(["chapter-i"])[0]["skus"][1]
     assert (row["on_hand"], row["held"]) == (1, 0)
     commit = shop.inventory.ledger(reason="order_commit")[0][0]

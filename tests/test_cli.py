@@ -32,7 +32,9 @@ def test_stock_errors_exit_non_zero_with_a_message(runner, shop):
 
 def test_orders_and_ledger(runner, shop, deliver):
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 3})
-    order_id = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M*2"))).get_json()["order_id"]
+    order_id = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M*2"))).get_json()[
+        "order_id"
+    ]
     listing = runner.invoke(args=["orders", "list"])
     assert listing.exit_code == 0 and order_id in listing.output and "paid" in listing.output
     shown = json.loads(runner.invoke(args=["orders", "show", order_id]).output)

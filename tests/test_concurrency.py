@@ -20,8 +20,16 @@ OWNER = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
 @pytest.fixture(scope="module")
 def server():
     redis_server = RedisServer().start()
-    live = LiveServer({"REDIS_URL": redis_server.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                       "OWNER_PASSWORD": OWNER_PASSWORD, "SECRET_KEY": "test"}, workers=3, threads=4).start()
+    live = LiveServer(
+        {
+            "REDIS_URL": redis_server.url,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "OWNER_PASSWORD": OWNER_PASSWORD,
+            "SECRET_KEY": "test",
+        },
+        workers=3,
+        threads=4,
+    ).start()
     live.redis = redis_server
     yield live
     live.stop()
@@ -46,8 +54,12 @@ def test_gunicorn_serves_the_app(live):
 def test_last_units_many_sessions_many_deliveries(live):
     stock = 10
     sessions = 40
-    requests.post(live.url + "/api/owner/stock/chapter-i/initialize", json={"stock": {"balm-tee/M": stock}},
-                  headers=OWNER, timeout=10).raise_for_status()
+    requests.post(
+        live.url + "/api/owner/stock/chapter-i/initialize",
+        json={"stock": {"balm-tee/M": stock}},
+        headers=OWNER,
+        timeout=10,
+    ).raise_for_status()
     catalog = [checkout_session(items="balm-tee/M") for _ in range(sessions)]
     deliveries = []
     for session in catalog:
@@ -86,8 +98,12 @@ def test_last_units_many_sessions_many_deliveries(live):
     orders = []
     cursor = None
     while True:
-        page = requests.get(live.url + "/api/owner/orders", params={"limit": 200, **({"cursor": cursor} if cursor else {})},
-                            headers=OWNER, timeout=10).json()
+        page = requests.get(
+            live.url + "/api/owner/orders",
+            params={"limit": 200, **({"cursor": cursor} if cursor else {})},
+            headers=OWNER,
+            timeout=10,
+        ).json()
         orders += page["orders"]
         cursor = page["next_cursor"]
         if not cursor:
@@ -101,8 +117,9 @@ def test_last_units_many_sessions_many_deliveries(live):
     oversold = sum(o["oversold"][0]["quantity"] for o in orders if o["oversold"])
     assert oversold == sessions - stock
     assert sum(1 for o in orders if "oversold" in o["flags"]) == sessions - stock
-    ledger = requests.get(live.url + "/api/owner/ledger", params={"sku": "balm-tee/M", "limit": 500}, headers=OWNER,
-                          timeout=10).json()["entries"]
+    ledger = requests.get(
+        live.url + "/api/owner/ledger", params={"sku": "balm-tee/M", "limit": 500}, headers=OWNER, timeout=10
+    ).json()["entries"]
     assert sum(e["delta"] for e in ledger) == 0  # replay: initialize +10, ten sales -1
     assert sum(1 for e in ledger if e["reason"] == "order_commit") == sessions
 
@@ -111,27 +128,48 @@ def test_thirty_checkouts_for_ten_units(stripe_stub):
     """Two shoppers can never both hold the last unit: exactly ten of thirty checkouts start."""
     stripe_stub.reset()
     redis_server = RedisServer().start()
-    live = LiveServer({"REDIS_URL": redis_server.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                       "OWNER_PASSWORD": OWNER_PASSWORD, "SECRET_KEY": "test", "STRIPE_SECRET_KEY": "sk_test_x",
-                       "STRIPE_API_BASE": stripe_stub.base}, workers=3, threads=4).start()
+    live = LiveServer(
+        {
+            "REDIS_URL": redis_server.url,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "OWNER_PASSWORD": OWNER_PASSWORD,
+            "SECRET_KEY": "test",
+            "STRIPE_SECRET_KEY": "sk_test_x",
+            "STRIPE_API_BASE": stripe_stub.base,
+        },
+        workers=3,
+        threads=4,
+    ).start()
     try:
-        requests.post(live.url + "/api/owner/stock/chapter-i/initialize", json={"stock": {"harbour-shirt/S": 10}},
-                      headers=OWNER, timeout=10).raise_for_status()
+        requests.post(
+            live.url + "/api/owner/stock/chapter-i/initialize",
+            json={"stock": {"harbour-shirt/S": 10}},
+            headers=OWNER,
+            timeout=10,
+        ).raise_for_status()
         barrier = threading.Barrier(30)
 
         def checkout(_):
             barrier.wait(timeout=30)
-            return requests.post(live.url + "/api/checkout", json={"items": [{"sku": "harbour-shirt/S", "quantity": 1}]},
-                                 timeout=30)
+            return requests.post(
+                live.url + "/api/checkout", json={"items": [{"sku": "harbour-shirt/S", "quantity": 1}]}, timeout=30
+            )
 
         with ThreadPoolExecutor(max_workers=30) as pool:
             responses = list(pool.map(checkout, range(30)))
         codes = sorted(r.status_code for r in responses)
         assert codes.count(201) == 10 and codes.count(409) == 20, [r.text for r in responses if r.status_code >= 500]
-        assert all(r.json()["skus"] == [{"sku": "harbour-shirt/S", "requested": 1, "available": 0}]
-                   for r in responses if r.status_code == 409)
-        row = next(r for c in requests.get(live.url + "/api/owner/stock", headers=OWNER, timeout=10).json()["chapters"]
-                   for r in c["skus"] if r["sku"] == "harbour-shirt/S")
+        assert all(
+            r.json()["skus"] == [{"sku": "harbour-shirt/S", "requested": 1, "available": 0}]
+            for r in responses
+            if r.status_code == 409
+        )
+        row = next(
+            r
+            for c in requests.get(live.url + "/api/owner/stock", headers=OWNER, timeout=10).json()["chapters"]
+            for r in c["skus"]
+            if r["sku"] == "harbour-shirt/S"
+        )
         assert (row["on_hand"], row["held"], row["available"]) == (10, 10, 0)
         started = {r.json()["session_id"] for r in responses if r.status_code == 201}
         assert len(started) == 10 and started <= set(stripe_stub.sessions)

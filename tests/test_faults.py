@@ -35,7 +35,9 @@ def deliver_until_accepted(url: str, evt: dict, deadline: float, pace: float) ->
             response = requests.post(url + "/api/webhooks/stripe", data=body, headers=headers, timeout=10)
             if 200 <= response.status_code < 300:
                 return attempts, response.json()["status"]
-            assert response.status_code >= 500, f"{response.status_code}: {response.text}"  # never a 4xx for a good event
+            assert response.status_code >= 500, (
+                f"{response.status_code}: {response.text}"
+            )  # never a 4xx for a good event
         except requests.RequestException:
             pass  # connection reset by a dying worker: retry
         time.sleep(min(0.05 * attempts, 0.5))
@@ -45,11 +47,23 @@ def deliver_until_accepted(url: str, evt: dict, deadline: float, pace: float) ->
 def test_deliveries_survive_redis_crashes_and_worker_deaths():
     initial, sessions_count = 12, 24
     redis_server = RedisServer(appendonly=True).start()
-    live = LiveServer({"REDIS_URL": redis_server.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                       "OWNER_PASSWORD": OWNER_PASSWORD, "SECRET_KEY": "test"}, workers=3, threads=2).start()
+    live = LiveServer(
+        {
+            "REDIS_URL": redis_server.url,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "OWNER_PASSWORD": OWNER_PASSWORD,
+            "SECRET_KEY": "test",
+        },
+        workers=3,
+        threads=2,
+    ).start()
     try:
-        requests.post(live.url + "/api/owner/stock/chapter-i/initialize", json={"stock": {"balm-tee/M": initial}},
-                      headers=OWNER, timeout=10).raise_for_status()
+        requests.post(
+            live.url + "/api/owner/stock/chapter-i/initialize",
+            json={"stock": {"balm-tee/M": initial}},
+            headers=OWNER,
+            timeout=10,
+        ).raise_for_status()
         sessions = [checkout_session(items="balm-tee/M") for _ in range(sessions_count)]
         deliveries = []
         for s in sessions:
@@ -95,8 +109,9 @@ def test_deliveries_survive_redis_crashes_and_worker_deaths():
         assert sorted(by_session) == sorted(s["id"] for s in sessions)
         assert all(len(o) == 1 and o[0]["status"] == "paid" for o in by_session.values())
         assert sum(o["oversold"][0]["quantity"] for o in orders["orders"] if o["oversold"]) == expected_oversold
-        ledger = requests.get(live.url + "/api/owner/ledger", params={"sku": "balm-tee/M", "limit": 500},
-                              headers=OWNER, timeout=10).json()["entries"]
+        ledger = requests.get(
+            live.url + "/api/owner/ledger", params={"sku": "balm-tee/M", "limit": 500}, headers=OWNER, timeout=10
+        ).json()["entries"]
         assert sum(e["delta"] for e in ledger) == row["on_hand"]
         assert sum(1 for e in ledger if e["reason"] == "order_commit") == sessions_count
         assert sum(1 for _, status in results if status == "applied") == sessions_count

@@ -11,24 +11,72 @@ from hypothesis import strategies as st
 from tests.stripe_factory import checkout_session, event, sign
 from tests.test_webhook import assert_only_rejection_counted, store_snapshot
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-HANDLED = ["checkout.session.completed", "checkout.session.async_payment_succeeded",
-           "checkout.session.async_payment_failed", "checkout.session.expired", "charge.refunded", "refund.created",
-           "refund.updated", "customer.created"]
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+HANDLED = [
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+    "charge.refunded",
+    "refund.created",
+    "refund.updated",
+    "customer.created",
+]
 
 # JSON values of every type, including the awkward ones: huge numbers, deep nesting, non-ASCII.
-scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40),
-                    st.sampled_from(["balm-tee/M*2", "balm-tee/M*0", "balm-tee/M*-1", "balm-tee/M*99999",
-                                     "nope/XL", "wool-coat/M, balm-tee/L*3", "ünïcødé/∞*2", "*", ",,,", "paid",
-                                     "unpaid", "no_payment_required", "ord_x", "cs_test_1", "pi_1", "eur"]))
-json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                            st.dictionaries(st.text(max_size=12), inner, max_size=4)),
-                           max_leaves=12)
-SESSION_FIELDS = ["id", "payment_status", "metadata", "client_reference_id", "amount_subtotal", "amount_total",
-                  "currency", "customer_details", "collected_information", "shipping_details", "payment_intent",
-                  "customer_email", "livemode", "status"]
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "balm-tee/M*2",
+            "balm-tee/M*0",
+            "balm-tee/M*-1",
+            "balm-tee/M*99999",
+            "nope/XL",
+            "wool-coat/M, balm-tee/L*3",
+            "ünïcødé/∞*2",
+            "*",
+            ",,,",
+            "paid",
+            "unpaid",
+            "no_payment_required",
+            "ord_x",
+            "cs_test_1",
+            "pi_1",
+            "eur",
+        ]
+    ),
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+    max_leaves=12,
+)
+SESSION_FIELDS = [
+    "id",
+    "payment_status",
+    "metadata",
+    "client_reference_id",
+    "amount_subtotal",
+    "amount_total",
+    "currency",
+    "customer_details",
+    "collected_information",
+    "shipping_details",
+    "payment_intent",
+    "customer_email",
+    "livemode",
+    "status",
+]
 
 
 def domain(snapshot: dict) -> dict:
@@ -53,8 +101,14 @@ def stocked(shop):
 
 
 @FUZZ
-@given(header=st.one_of(st.none(), st.text(st.characters(blacklist_characters="\r\n\x00"), max_size=200), st.sampled_from(["t=1,v1=", "t=,v1=abc", "v1=00", "t=9" * 50])),
-       body=st.binary(max_size=2000))
+@given(
+    header=st.one_of(
+        st.none(),
+        st.text(st.characters(blacklist_characters="\r\n\x00"), max_size=200),
+        st.sampled_from(["t=1,v1=", "t=,v1=abc", "v1=00", "t=9" * 50]),
+    ),
+    body=st.binary(max_size=2000),
+)
 def test_unsigned_or_badly_signed_bodies_change_nothing(client, redis_client, stocked, header, body):
     before = store_snapshot(redis_client)
     headers = {} if header is None else {"Stripe-Signature": header.encode("utf-8", "ignore").decode("latin-1")}
@@ -65,8 +119,10 @@ def test_unsigned_or_badly_signed_bodies_change_nothing(client, redis_client, st
 
 
 @FUZZ
-@given(event_type=st.sampled_from(HANDLED), overrides=st.dictionaries(st.sampled_from(SESSION_FIELDS), json_values,
-                                                                        max_size=6))
+@given(
+    event_type=st.sampled_from(HANDLED),
+    overrides=st.dictionaries(st.sampled_from(SESSION_FIELDS), json_values, max_size=6),
+)
 def test_signed_nonsense_is_answered_never_a_crash(client, redis_client, stocked, event_type, overrides):
     session = checkout_session(items="balm-tee/M")
     session.update(overrides)
@@ -75,13 +131,22 @@ def test_signed_nonsense_is_answered_never_a_crash(client, redis_client, stocked
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["status"] in ("applied", "duplicate", "ignored")
     if response.get_json().get("order_status"):
-        assert response.get_json()["order_status"] in ("paid", "needs_review", "awaiting_payment", "payment_failed",
-                                                       "expired", "refunded", "partially_refunded")
+        assert response.get_json()["order_status"] in (
+            "paid",
+            "needs_review",
+            "awaiting_payment",
+            "payment_failed",
+            "expired",
+            "refunded",
+            "partially_refunded",
+        )
     stock_is_sane(redis_client)
 
 
 @FUZZ
-@given(envelope=st.one_of(json_values, st.dictionaries(st.sampled_from(["id", "type", "data", "livemode"]), json_values)))
+@given(
+    envelope=st.one_of(json_values, st.dictionaries(st.sampled_from(["id", "type", "data", "livemode"]), json_values))
+)
 def test_signed_bodies_that_are_not_events(client, redis_client, stocked, envelope):
     body = json.dumps(envelope).encode()
     before = domain(store_snapshot(redis_client))
@@ -92,9 +157,13 @@ def test_signed_bodies_that_are_not_events(client, redis_client, stocked, envelo
     stock_is_sane(redis_client)
 
 
-OWNER_CALLS = ["/api/owner/stock/chapter-i/initialize", "/api/owner/stock/chapter-i/set",
-               "/api/owner/stock/chapter-i/adjust", "/api/owner/stock/chapter-ii/adjust",
-               "/api/owner/orders/ord_x/status"]
+OWNER_CALLS = [
+    "/api/owner/stock/chapter-i/initialize",
+    "/api/owner/stock/chapter-i/set",
+    "/api/owner/stock/chapter-i/adjust",
+    "/api/owner/stock/chapter-ii/adjust",
+    "/api/owner/orders/ord_x/status",
+]
 
 
 @FUZZ
@@ -111,8 +180,14 @@ def test_owner_api_bodies(client, redis_client, stocked, owner_headers, path, bo
 
 
 @FUZZ
-@given(body=st.one_of(json_values, st.fixed_dictionaries({"items": st.lists(
-    st.dictionaries(st.sampled_from(["sku", "quantity"]), json_values), max_size=4)})))
+@given(
+    body=st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {"items": st.lists(st.dictionaries(st.sampled_from(["sku", "quantity"]), json_values), max_size=4)}
+        ),
+    )
+)
 def test_checkout_bodies(client, redis_client, stocked, body):
     before = domain(store_snapshot(redis_client))
     response = client.post("/api/checkout", json=body)
@@ -123,9 +198,12 @@ def test_checkout_bodies(client, redis_client, stocked, body):
 
 
 @FUZZ
-@given(query=st.dictionaries(st.sampled_from(["status", "limit", "cursor", "sku", "reason"]),
-                             st.text(max_size=30), max_size=3),
-       path=st.sampled_from(["/api/owner/orders", "/api/owner/ledger"]))
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["status", "limit", "cursor", "sku", "reason"]), st.text(max_size=30), max_size=3
+    ),
+    path=st.sampled_from(["/api/owner/orders", "/api/owner/ledger"]),
+)
 def test_owner_queries(client, stocked, owner_headers, query, path):
     response = client.get(path, query_string=query, headers=owner_headers)
     assert response.status_code in (200, 400), response.get_data(as_text=True)

@@ -16,19 +16,33 @@ def post(client, path, body, headers):
 @pytest.fixture
 def paid(deliver, shop):
     """Create n paid orders through the signed webhook; returns their ids, oldest first."""
+
     def make(n, items="balm-tee/M"):
-        return [deliver(event("checkout.session.completed", checkout_session(items=items))).get_json()["order_id"]
-                for _ in range(n)]
+        return [
+            deliver(event("checkout.session.completed", checkout_session(items=items))).get_json()["order_id"]
+            for _ in range(n)
+        ]
+
     return make
 
 
 # -- authorization -----------------------------------------------------------
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", STOCK), ("POST", "/api/owner/stock/chapter-i/initialize"), ("POST", "/api/owner/stock/chapter-i/set"),
-    ("POST", "/api/owner/stock/chapter-i/adjust"), ("GET", "/api/owner/orders"), ("GET", "/api/owner/orders/ord_x"),
-    ("POST", "/api/owner/orders/ord_x/status"), ("GET", "/api/owner/ledger"), ("GET", "/api/owner/health"),
-])
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", STOCK),
+        ("POST", "/api/owner/stock/chapter-i/initialize"),
+        ("POST", "/api/owner/stock/chapter-i/set"),
+        ("POST", "/api/owner/stock/chapter-i/adjust"),
+        ("GET", "/api/owner/orders"),
+        ("GET", "/api/owner/orders/ord_x"),
+        ("POST", "/api/owner/orders/ord_x/status"),
+        ("GET", "/api/owner/ledger"),
+        ("GET", "/api/owner/health"),
+    ],
+)
 @pytest.mark.parametrize("auth", [None, "Bearer wrong", "Basic b3duZXI6cHc=", "Bearer ", "bearer owner-test-passwordX"])
 def test_every_call_needs_the_owner_token(client, redis_client, method, path, auth):
     headers = {"Authorization": auth} if auth else {}
@@ -53,6 +67,7 @@ def test_scheme_is_case_insensitive(client, owner_headers):
 
 # -- stock ---------------------------------------------------------------------
 
+
 def test_stock_of_uninitialized_chapters_is_null(client, owner_headers):
     chapters = client.get(STOCK, headers=owner_headers).get_json()["chapters"]
     assert [c["id"] for c in chapters] == ["chapter-i", "chapter-ii"]
@@ -75,8 +90,9 @@ def test_initialize_set_adjust(client, owner_headers):
     again = post(client, f"{base}/initialize", {"stock": {"balm-tee/M": 1}}, owner_headers)
     assert again.status_code == 409 and "already initialized" in again.get_json()["error"]
     assert post(client, f"{base}/set", {"stock": {"balm-tee/M": 7}}, owner_headers).status_code == 200
-    adjusted = post(client, f"{base}/adjust", {"delta": {"balm-tee/M": -2, "balm-tee/L": 4}, "note": "count"},
-                    owner_headers).get_json()
+    adjusted = post(
+        client, f"{base}/adjust", {"delta": {"balm-tee/M": -2, "balm-tee/L": 4}, "note": "count"}, owner_headers
+    ).get_json()
     rows = {r["sku"]: r for r in adjusted["skus"]}
     assert (rows["balm-tee/M"]["on_hand"], rows["balm-tee/L"]["on_hand"]) == (5, 7)
 
@@ -97,12 +113,22 @@ def test_set_and_adjust_need_initialize_first(client, owner_headers):
         assert response.status_code == 409 and "initialize" in response.get_json()["error"]
 
 
-@pytest.mark.parametrize("body", [
-    {"stock": {"wool-coat/M": 1}},  # a SKU of another chapter
-    {"stock": {"nope/M": 1}}, {"stock": {"balm-tee/M": -1}}, {"stock": {"balm-tee/M": 1.5}},
-    {"stock": {"balm-tee/M": "3"}}, {"stock": {"balm-tee/M": True}}, {"stock": {"balm-tee/M": None}},
-    {"stock": ["balm-tee/M"]}, {"stock": {"balm-tee/M": 10**30}}, {}, {"delta": {}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"stock": {"wool-coat/M": 1}},  # a SKU of another chapter
+        {"stock": {"nope/M": 1}},
+        {"stock": {"balm-tee/M": -1}},
+        {"stock": {"balm-tee/M": 1.5}},
+        {"stock": {"balm-tee/M": "3"}},
+        {"stock": {"balm-tee/M": True}},
+        {"stock": {"balm-tee/M": None}},
+        {"stock": ["balm-tee/M"]},
+        {"stock": {"balm-tee/M": 10**30}},
+        {},
+        {"delta": {}},
+    ],
+)
 def test_bad_stock_bodies_are_400(client, owner_headers, redis_client, body):
     response = post(client, "/api/owner/stock/chapter-i/initialize", body, owner_headers)
     assert response.status_code == 400, response.get_json()
@@ -117,26 +143,56 @@ def test_unknown_chapter_and_action(client, owner_headers):
 
 def test_bodies_that_are_not_json_objects(client, owner_headers):
     path = "/api/owner/stock/chapter-i/initialize"
-    assert client.post(path, data=b"not json", headers={**owner_headers, "Content-Type": "application/json"}
-                       ).status_code == 400
-    assert client.post(path, data=b"[]", headers={**owner_headers, "Content-Type": "application/json"}
-                       ).status_code == 400
-    huge = client.post(path, data=b"{" + b" " * 70000 + b"}", headers={**owner_headers,
-                                                                      "Content-Type": "application/json"})
+    assert (
+        client.post(path, data=b"not json", headers={**owner_headers, "Content-Type": "application/json"}).status_code
+        == 400
+    )
+    assert (
+        client.post(path, data=b"[]", headers={**owner_headers, "Content-Type": "application/json"}).status_code == 400
+    )
+    huge = client.post(
+        path, data=b"{" + b" " * 70000 + b"}", headers={**owner_headers, "Content-Type": "application/json"}
+    )
     assert huge.status_code == 413 and huge.get_json()["error"]
 
 
 def test_set_below_held_floors_available_at_zero(client, owner_headers, shop):
     shop.inventory.initialize("chapter-i", {"tide-tote/OS": 5})
-    shop.store.checkout_hold({"order_id": "ord_hold1", "items": [
-        {"sku": "tide-tote/OS", "chapter": "chapter-i", "name": "Tide Tote", "size": "OS", "quantity": 3,
-         "unit_amount": 3500}], "hold_until": 10**13, "amount_expected": 10500, "currency": "eur"}, None, 1)
-    rows = {r["sku"]: r for r in post(client, "/api/owner/stock/chapter-i/set", {"stock": {"tide-tote/OS": 1}},
-                                         owner_headers).get_json()["skus"]}
-    assert (rows["tide-tote/OS"]["on_hand"], rows["tide-tote/OS"]["held"], rows["tide-tote/OS"]["available"]) == (1, 3, 0)
+    shop.store.checkout_hold(
+        {
+            "order_id": "ord_hold1",
+            "items": [
+                {
+                    "sku": "tide-tote/OS",
+                    "chapter": "chapter-i",
+                    "name": "Tide Tote",
+                    "size": "OS",
+                    "quantity": 3,
+                    "unit_amount": 3500,
+                }
+            ],
+            "hold_until": 10**13,
+            "amount_expected": 10500,
+            "currency": "eur",
+        },
+        None,
+        1,
+    )
+    rows = {
+        r["sku"]: r
+        for r in post(
+            client, "/api/owner/stock/chapter-i/set", {"stock": {"tide-tote/OS": 1}}, owner_headers
+        ).get_json()["skus"]
+    }
+    assert (rows["tide-tote/OS"]["on_hand"], rows["tide-tote/OS"]["held"], rows["tide-tote/OS"]["available"]) == (
+        1,
+        3,
+        0,
+    )
 
 
 # -- orders ----------------------------------------------------------------------
+
 
 def test_orders_newest_first_with_cursor(client, owner_headers, shop, paid):
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 100})
@@ -155,8 +211,9 @@ def test_orders_newest_first_with_cursor(client, owner_headers, shop, paid):
     assert client.get("/api/owner/orders?status=shipped", headers=owner_headers).get_json()["orders"] == []
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=abc", "limit=-1", "status=lost", "cursor=xyz",
-                                   "cursor=", "status="])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=201", "limit=abc", "limit=-1", "status=lost", "cursor=xyz", "cursor=", "status="]
+)
 def test_bad_order_queries_are_400(client, owner_headers, query):
     response = client.get(f"/api/owner/orders?{query}", headers=owner_headers)
     assert response.status_code == 400 and response.get_json()["error"]
@@ -166,8 +223,22 @@ def test_order_detail_shape_and_404(client, owner_headers, shop, paid):
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
     (order_id,) = paid(1)
     order = client.get(f"/api/owner/orders/{order_id}", headers=owner_headers).get_json()
-    for key in ("id", "status", "items", "amount_total", "currency", "customer", "shipping", "tracking", "stripe",
-                "oversold", "flags", "review_reason", "created_at", "updated_at"):
+    for key in (
+        "id",
+        "status",
+        "items",
+        "amount_total",
+        "currency",
+        "customer",
+        "shipping",
+        "tracking",
+        "stripe",
+        "oversold",
+        "flags",
+        "review_reason",
+        "created_at",
+        "updated_at",
+    ):
         assert key in order
     for key in ("sku", "chapter", "name", "size", "quantity", "unit_amount", "stock_tracked"):
         assert key in order["items"][0]
@@ -194,11 +265,13 @@ def test_status_moves(client, owner_headers, shop, paid, deliver):
     assert review["order_status"] == "needs_review"
     fixed = post(client, f"/api/owner/orders/{review['order_id']}/status", {"status": "paid"}, owner_headers)
     assert fixed.status_code == 200 and fixed.get_json()["status"] == "paid"
-    assert [o["id"] for o in client.get("/api/owner/orders?status=needs_review",
-                                        headers=owner_headers).get_json()["orders"]] == []
+    assert [
+        o["id"] for o in client.get("/api/owner/orders?status=needs_review", headers=owner_headers).get_json()["orders"]
+    ] == []
 
 
 # -- ledger ----------------------------------------------------------------------
+
 
 def test_ledger_filters_pages_and_replays(client, owner_headers, shop, paid):
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 4, "balm-tee/L": 2})
@@ -215,8 +288,20 @@ def test_ledger_filters_pages_and_replays(client, owner_headers, shop, paid):
     assert [e["reason"] for e in entries] == ["order_commit"] * 5 + ["adjust", "initialize"]
     assert sum(e["delta"] for e in entries) == entries[0]["on_hand"] == 2
     first = entries[-1]
-    assert set(first) == {"id", "at", "chapter", "sku", "reason", "delta", "on_hand", "held_delta", "held", "ref",
-                          "actor", "note"}
+    assert set(first) == {
+        "id",
+        "at",
+        "chapter",
+        "sku",
+        "reason",
+        "delta",
+        "on_hand",
+        "held_delta",
+        "held",
+        "ref",
+        "actor",
+        "note",
+    }
     commits = client.get("/api/owner/ledger?reason=order_commit", headers=owner_headers).get_json()["entries"]
     assert len(commits) == 5 and all(e["actor"] == "stripe" for e in commits)
 
@@ -246,6 +331,7 @@ def test_ledger_filter_across_a_long_ledger(client, owner_headers, shop):
 
 
 # -- health ------------------------------------------------------------------------
+
 
 def test_health_shape(client, owner_headers):
     report = client.get("/api/owner/health", headers=owner_headers).get_json()

@@ -11,11 +11,25 @@ from tests.conftest import OWNER_PASSWORD
 from tests.order_fill import fill_orders
 from tests.stripe_factory import checkout_session, event, fixture
 
-PAGES = ["/owner/", "/owner/stock", "/owner/orders", "/owner/orders/ord_x", "/owner/ledger", "/owner/health",
-         "/owner/orders.csv", "/owner/stock/chapter-i.csv"]
-ACTIONS = ["/owner/alerts/ack", "/owner/stock/chapter-i/initialize", "/owner/stock/chapter-i/set",
-           "/owner/stock/chapter-i/adjust", "/owner/stock/chapter-i/upload", "/owner/orders/ord_x/status",
-           "/owner/orders/ord_x/restock"]
+PAGES = [
+    "/owner/",
+    "/owner/stock",
+    "/owner/orders",
+    "/owner/orders/ord_x",
+    "/owner/ledger",
+    "/owner/health",
+    "/owner/orders.csv",
+    "/owner/stock/chapter-i.csv",
+]
+ACTIONS = [
+    "/owner/alerts/ack",
+    "/owner/stock/chapter-i/initialize",
+    "/owner/stock/chapter-i/set",
+    "/owner/stock/chapter-i/adjust",
+    "/owner/stock/chapter-i/upload",
+    "/owner/orders/ord_x/status",
+    "/owner/orders/ord_x/restock",
+]
 
 
 def csrf(client, path="/owner/login") -> str:
@@ -73,8 +87,7 @@ def test_login_never_redirects_off_site(client):
 
 def test_login_is_rate_limited_per_address(client):
     token = csrf(client)
-    codes = [client.post("/owner/login", data={"password": "wrong", "csrf_token": token}).status_code
-             for _ in range(6)]
+    codes = [client.post("/owner/login", data={"password": "wrong", "csrf_token": token}).status_code for _ in range(6)]
     assert codes == [401] * 5 + [429]
     blocked = client.post("/owner/login", data={"password": OWNER_PASSWORD, "csrf_token": token})
     assert blocked.status_code == 429 and "Wait" in blocked.get_data(as_text=True)
@@ -116,14 +129,22 @@ def test_initialize_set_adjust_from_forms(owner_client, shop):
 
 
 def test_stock_csv_round_trip(owner_client, shop):
-    upload = owner_client.post("/owner/stock/chapter-ii/upload", content_type="multipart/form-data", data={
-        "csrf_token": owner_client.token,
-        "file": (io.BytesIO(b"sku,on_hand\nwool-coat/M,3\nridge-knit/L,7\n"), "stock.csv")})
+    upload = owner_client.post(
+        "/owner/stock/chapter-ii/upload",
+        content_type="multipart/form-data",
+        data={
+            "csrf_token": owner_client.token,
+            "file": (io.BytesIO(b"sku,on_hand\nwool-coat/M,3\nridge-knit/L,7\n"), "stock.csv"),
+        },
+    )
     assert upload.status_code == 302
     csv_text = owner_client.get("/owner/stock/chapter-ii.csv").get_data(as_text=True)
     assert "wool-coat/M,Wool Coat,M,3,0,3" in csv_text and "ridge-knit/L,Ridge Knit,L,7,0,7" in csv_text
-    bad = owner_client.post("/owner/stock/chapter-ii/upload", content_type="multipart/form-data", data={
-        "csrf_token": owner_client.token, "file": (io.BytesIO(b"name,count\nx,1\n"), "bad.csv")})
+    bad = owner_client.post(
+        "/owner/stock/chapter-ii/upload",
+        content_type="multipart/form-data",
+        data={"csrf_token": owner_client.token, "file": (io.BytesIO(b"name,count\nx,1\n"), "bad.csv")},
+    )
     assert bad.status_code == 302
     assert "sku and on_hand" in owner_client.get("/owner/stock").get_data(as_text=True)
 
@@ -177,6 +198,7 @@ def test_alerts_until_acknowledged(owner_client, shop, deliver, client):
 
 def test_orders_page_cost_does_not_grow_with_orders(owner_client, redis_client, backend):
     """100,000 orders: page 1 and a filtered page read one index page and one page of orders, nothing more."""
+
     def commands_for(path):
         redis_client.config_resetstat()
         assert owner_client.get(path).status_code == 200

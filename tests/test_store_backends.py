@@ -38,7 +38,9 @@ def test_one_webhook_is_one_round_trip(shop, deliver, redis_client, monkeypatch)
     backend, sent = shop.store.backend, []
     for name in ("evalsha", "script_load", "call", "pipeline"):
         real = getattr(backend, name)
-        monkeypatch.setattr(backend, name, lambda *a, _real=real, _name=name, **k: (sent.append(_name), _real(*a, **k))[1])
+        monkeypatch.setattr(
+            backend, name, lambda *a, _real=real, _name=name, **k: (sent.append(_name), _real(*a, **k))[1]
+        )
     redis_client.config_resetstat()
     answer = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M")))
     assert answer.get_json()["status"] == "applied"
@@ -48,14 +50,19 @@ def test_one_webhook_is_one_round_trip(shop, deliver, redis_client, monkeypatch)
 
 def test_read_only_upstash_token_is_refused_clearly(upstash_front, redis_server, deliver):
     redis_server.client().flushall()
-    app = create_app(app_config({"KV_REST_API_URL": upstash_front.url,
-                                 "KV_REST_API_TOKEN": upstash_front.read_only_token}), environ={})
+    app = create_app(
+        app_config({"KV_REST_API_URL": upstash_front.url, "KV_REST_API_TOKEN": upstash_front.read_only_token}),
+        environ={},
+    )
     client = app.test_client()
     from tests.conftest import OWNER_PASSWORD
     from tests.stripe_factory import signed
 
-    response = client.post("/api/owner/stock/chapter-i/initialize", json={"stock": {"balm-tee/M": 3}},
-                           headers={"Authorization": f"Bearer {OWNER_PASSWORD}"})
+    response = client.post(
+        "/api/owner/stock/chapter-i/initialize",
+        json={"stock": {"balm-tee/M": 3}},
+        headers={"Authorization": f"Bearer {OWNER_PASSWORD}"},
+    )
     assert response.status_code == 503
     assert "read-only" in response.get_json()["error"] and "KV_REST_API_TOKEN" in response.get_json()["error"]
     body, headers = signed(event("checkout.session.completed", checkout_session(items="balm-tee/M")))
@@ -73,8 +80,10 @@ def test_wrong_upstash_token_is_503(upstash_front, redis_server):
 def test_upstash_down_is_503(redis_server):
     from tests.redis_server import free_port
 
-    app = create_app(app_config({"UPSTASH_REDIS_REST_URL": f"http://127.0.0.1:{free_port()}",
-                                 "UPSTASH_REDIS_REST_TOKEN": "t"}), environ={})
+    app = create_app(
+        app_config({"UPSTASH_REDIS_REST_URL": f"http://127.0.0.1:{free_port()}", "UPSTASH_REDIS_REST_TOKEN": "t"}),
+        environ={},
+    )
     from tests.stripe_factory import signed
 
     body, headers = signed(event("checkout.session.completed", checkout_session(items="balm-tee/M")))

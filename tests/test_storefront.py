@@ -39,9 +39,26 @@ def test_uninitialized_chapter_is_coming_soon_and_not_buyable(client):
 
 def test_sizes_show_live_availability(client, shop):
     shop.inventory.initialize("chapter-i", {"balm-tee/S": 0, "balm-tee/M": 3, "balm-tee/L": 40})
-    shop.store.checkout_hold({"order_id": "ord_heldone", "items": [
-        {"sku": "balm-tee/M", "chapter": "chapter-i", "name": "Balm Tee", "size": "M", "quantity": 1,
-         "unit_amount": 4500}], "hold_until": 10**13, "amount_expected": 4500, "currency": "eur"}, None, 1)
+    shop.store.checkout_hold(
+        {
+            "order_id": "ord_heldone",
+            "items": [
+                {
+                    "sku": "balm-tee/M",
+                    "chapter": "chapter-i",
+                    "name": "Balm Tee",
+                    "size": "M",
+                    "quantity": 1,
+                    "unit_amount": 4500,
+                }
+            ],
+            "hold_until": 10**13,
+            "amount_expected": 4500,
+            "currency": "eur",
+        },
+        None,
+        1,
+    )
     _, html = page(client, "/products/balm-tee")
     assert size_label(html, "balm-tee/S") == ("sold_out", True)
     assert size_label(html, "balm-tee/M") == ("low", False)
@@ -53,7 +70,7 @@ def test_sizes_show_live_availability(client, shop):
 def test_all_sizes_sold_out(client, shop):
     shop.inventory.initialize("chapter-i", {})
     _, html = page(client, "/products/balm-tee")
-    assert "Sold out" in html and 'disabled>\n        \n          Sold out' not in html
+    assert "Sold out" in html and "disabled>\n        \n          Sold out" not in html
 
 
 @pytest.mark.parametrize("path", ["/products/nope", "/chapters/chapter-ix", "/nothing-here"])
@@ -65,7 +82,9 @@ def test_unknown_pages_are_readable_404s(client, path):
 def test_cart_page_embeds_catalog_prices(client):
     status, html = page(client, "/cart")
     assert status == 200
-    data = json.loads(re.search(r'<script type="application/json" id="cart-catalog">(.*?)</script>', html, re.S).group(1))
+    data = json.loads(
+        re.search(r'<script type="application/json" id="cart-catalog">(.*?)</script>', html, re.S).group(1)
+    )
     assert data["currency"] == "eur"
     assert data["items"]["balm-tee/M"] == {"name": "Balm Tee", "size": "M", "price": 4500, "product": "balm-tee"}
     assert "<script>" not in html  # no inline executable script

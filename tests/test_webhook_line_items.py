@@ -17,8 +17,11 @@ def app(make_app, stub):
 def line(stub_price_metadata=None, product_metadata=None, quantity=1):
     item = fixture("checkout.session.line_item.item")
     item["quantity"] = quantity
-    item["price"] = {**item["price"], "metadata": stub_price_metadata or {},
-                     "product": {"id": "prod_1", "object": "product", "metadata": product_metadata or {}}}
+    item["price"] = {
+        **item["price"],
+        "metadata": stub_price_metadata or {},
+        "product": {"id": "prod_1", "object": "product", "metadata": product_metadata or {}},
+    }
     return item
 
 
@@ -42,8 +45,9 @@ def test_sku_in_price_metadata(deliver, shop, stub):
 
 
 def test_product_and_size_in_product_metadata(deliver, shop, stub):
-    session = session_on_stripe(stub, [line(product_metadata={"product": "ridge-knit", "size": "S"}),
-                                       line({"sku": "wool-coat/M"})])
+    session = session_on_stripe(
+        stub, [line(product_metadata={"product": "ridge-knit", "size": "S"}), line({"sku": "wool-coat/M"})]
+    )
     answer = deliver(event("checkout.session.completed", session)).get_json()
     assert answer["order_status"] == "paid"
     assert stock(shop, "ridge-knit/S") == 1 and stock(shop, "wool-coat/M") == 3

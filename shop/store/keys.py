@@ -30,7 +30,9 @@ PAYMENT_ORDERS = key("payment_orders")  # hash PaymentIntent id -> order id
 ATTENTION = key("orders", "attention")  # lex zset of orders with a flag the owner should see
 ALERT_ACKS = key("alerts", "ack")  # hash alert id -> ms the owner acknowledged it
 WEBHOOK = key("webhook")
-WEBHOOK_ERRORS = key("webhook", "errors")  # list of the latest refused deliveries, newest first, capped  # hash: the last event received, for health
+WEBHOOK_ERRORS = key(
+    "webhook", "errors"
+)  # list of the latest refused deliveries, newest first, capped  # hash: the last event received, for health
 STATS_TOTAL = key("stats", "total")  # hash "type|outcome" -> count, forever
 PROBE = key("probe")  # written by the health check's round trip
 
