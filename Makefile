@@ -16,6 +16,8 @@ run: $(STAMP)
 	FLASK_APP=app $(BIN)/flask run --host 127.0.0.1 --port $${PORT:-5000}
 
 test: $(STAMP) browser-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 # The browser tests drive Debian's Chromium; install it on a fresh machine (CI runs as root).
