@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 import requests  # noqa: E402
 
-from tests.live_server import LiveServer  # noqa: E402
+from tests.live_server import LiveServer, shop_env  # noqa: E402
 from tests.order_fill import fill_orders  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 from tests.stripe_factory import WEBHOOK_SECRET, checkout_session, event, sign  # noqa: E402
@@ -190,14 +190,7 @@ def main() -> None:
     redis_server = RedisServer().start()
     client = redis_server.client()
     live = LiveServer(
-        {
-            "REDIS_URL": redis_server.url,
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "OWNER_PASSWORD": OWNER,
-            "SECRET_KEY": "bench",
-            "APP_ENV": "production",
-            "PUBLIC_URL": "https://shop.example",
-        },
+        shop_env(redis_server.url, OWNER_PASSWORD=OWNER, APP_ENV="production", PUBLIC_URL="https://shop.example"),
         workers=WORKERS,
     )
     live.args[live.args.index("app:app")] = "bench.bench_app:app"

@@ -71,6 +71,20 @@ class Catalog:
     def product(self, product_id: str) -> Product | None:
         return next((p for c in self.chapters for p in c.products if p.id == product_id), None)
 
+    def order_items(self, lines: dict[str, int]) -> list[dict]:
+        """Order lines from SKU -> quantity, with names and prices from the catalog."""
+        return [
+            {
+                "sku": sku,
+                "chapter": self.items[sku].chapter,
+                "name": self.items[sku].name,
+                "size": self.items[sku].size,
+                "quantity": qty,
+                "unit_amount": self.items[sku].price,
+            }
+            for sku, qty in lines.items()
+        ]
+
     def item(self, sku: str) -> Item | None:
         return self.items.get(sku) if isinstance(sku, str) else None
 

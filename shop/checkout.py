@@ -80,19 +80,7 @@ class Checkout:
         now = self.clock()
         order_id = new_order_id()
         hold_until = int(now) + self.hold_seconds
-        items = []
-        for sku, qty in lines.items():
-            item = self.catalog.items[sku]
-            items.append(
-                {
-                    "sku": sku,
-                    "chapter": item.chapter,
-                    "name": item.name,
-                    "size": item.size,
-                    "quantity": qty,
-                    "unit_amount": item.price,
-                }
-            )
+        items = self.catalog.order_items(lines)
         expected = sum(i["quantity"] * i["unit_amount"] for i in items)
         held = self.store.checkout_hold(
             {

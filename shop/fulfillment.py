@@ -105,7 +105,7 @@ class Fulfillment:
             return
         lines = stripe_events.line_item_skus(line_items, self.catalog)
         if lines:
-            action["items"] = stripe_events.order_items(lines, self.catalog)
+            action["items"] = self.catalog.order_items(lines)
         else:
             action["review_reason"] = (
                 "no line item carries a known sku (metadata sku, or product and size) "

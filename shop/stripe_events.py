@@ -53,24 +53,6 @@ def _id(value: Any) -> str | None:
     return None
 
 
-def order_items(lines: dict[str, int], catalog: Catalog) -> list[dict]:
-    """Order lines from SKU -> quantity, with names and prices from the catalog."""
-    items = []
-    for sku, qty in lines.items():
-        item = catalog.items[sku]
-        items.append(
-            {
-                "sku": sku,
-                "chapter": item.chapter,
-                "name": item.name,
-                "size": item.size,
-                "quantity": qty,
-                "unit_amount": item.price,
-            }
-        )
-    return items
-
-
 def parse_metadata_items(text: Any, catalog: Catalog) -> dict[str, int] | None:
     """``balm-tee/M*2, wool-coat/L`` -> {sku: qty}; None if it does not parse or names an unknown SKU."""
     if not isinstance(text, str) or not text.strip() or len(text) > 500:
@@ -157,7 +139,7 @@ def session_action(event_type: str, session: dict, catalog: Catalog) -> dict:
         "derived_order_id": derived_order_id(session_id),
         "session_id": session_id,
         "payment_intent": _id(session.get("payment_intent")),
-        "items": order_items(lines, catalog) if lines else None,
+        "items": catalog.order_items(lines) if lines else None,
         "need_items": lines is None,
         "amount_subtotal": _amount(session.get("amount_subtotal")),
         "amount_total": _amount(session.get("amount_total")),

@@ -18,6 +18,20 @@ from tests.redis_server import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def shop_env(redis_url: str, **extra: str) -> dict[str, str]:
+    """The settings a test server runs with: the given store, the test secrets, and anything extra."""
+    from tests.conftest import OWNER_PASSWORD
+    from tests.stripe_factory import WEBHOOK_SECRET
+
+    return {
+        "REDIS_URL": redis_url,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "OWNER_PASSWORD": OWNER_PASSWORD,
+        "SECRET_KEY": "test",
+        **extra,
+    }
+
+
 class LiveServer:
     """``gunicorn app:app`` with a clean environment: only the variables given, never a developer's .env."""
 

@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from tests.conftest import OWNER_PASSWORD
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, shop_env
 from tests.redis_server import RedisServer
-from tests.stripe_factory import WEBHOOK_SECRET, checkout_session, event, signed
+from tests.stripe_factory import checkout_session, event, signed
 
 OWNER = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
 
@@ -21,12 +21,7 @@ OWNER = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
 def server():
     redis_server = RedisServer().start()
     live = LiveServer(
-        {
-            "REDIS_URL": redis_server.url,
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "OWNER_PASSWORD": OWNER_PASSWORD,
-            "SECRET_KEY": "test",
-        },
+        shop_env(redis_server.url),
         workers=3,
         threads=4,
     ).start()
@@ -129,14 +124,7 @@ def test_thirty_checkouts_for_ten_units(stripe_stub):
     stripe_stub.reset()
     redis_server = RedisServer().start()
     live = LiveServer(
-        {
-            "REDIS_URL": redis_server.url,
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "OWNER_PASSWORD": OWNER_PASSWORD,
-            "SECRET_KEY": "test",
-            "STRIPE_SECRET_KEY": "sk_test_x",
-            "STRIPE_API_BASE": stripe_stub.base,
-        },
+        shop_env(redis_server.url, STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=stripe_stub.base),
         workers=3,
         threads=4,
     ).start()

@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from tests.conftest import OWNER_PASSWORD
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, shop_env
 from tests.redis_server import RedisServer
-from tests.stripe_factory import WEBHOOK_SECRET, checkout_session, event, signed
+from tests.stripe_factory import checkout_session, event, signed
 
 OWNER = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
 DEADLINE_SECONDS = 90
@@ -48,12 +48,7 @@ def test_deliveries_survive_redis_crashes_and_worker_deaths():
     initial, sessions_count = 12, 24
     redis_server = RedisServer(appendonly=True).start()
     live = LiveServer(
-        {
-            "REDIS_URL": redis_server.url,
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "OWNER_PASSWORD": OWNER_PASSWORD,
-            "SECRET_KEY": "test",
-        },
+        shop_env(redis_server.url),
         workers=3,
         threads=2,
     ).start()

@@ -11,6 +11,14 @@
 
 local S = {stock = KEYS[1], held = KEYS[2], holds = KEYS[3], chapters = KEYS[4], ledger = KEYS[5]}
 
+-- A JSON field of a hash (items, history, flags, ...), or an empty table when it is not there yet.
+local function decode_or_empty(text)
+  if not text or text == '' then
+    return {}
+  end
+  return cjson.decode(text)
+end
+
 local function num(v)
   return tonumber(v) or 0
 end

@@ -55,13 +55,6 @@ local function answer(outcome, order_status)
   return cjson.encode({status = outcome, order_id = a.order_id, order_status = order_status})
 end
 
-local function decode_list(text)
-  if not text or text == '' then
-    return {}
-  end
-  return cjson.decode(text)
-end
-
 local function is_null(v)
   return v == nil or v == cjson.null
 end
@@ -124,11 +117,11 @@ elseif not from[a.kind][status] then
   return answer('duplicate', status)
 end
 
-local items = decode_list(order.items)
-local flags = decode_list(order.flags)
-local oversold = decode_list(order.oversold)
-local history = decode_list(order.history)
-local event_ids = decode_list(order.event_ids)
+local items = decode_or_empty(order.items)
+local flags = decode_or_empty(order.flags)
+local oversold = decode_or_empty(order.oversold)
+local history = decode_or_empty(order.history)
+local event_ids = decode_or_empty(order.event_ids)
 local updates = {}
 
 local function has_flag(name)
@@ -251,10 +244,7 @@ elseif a.kind == 'expire' then
   release_order_holds(now_ms, a.order_id, items, 'stripe', 'checkout expired')
 elseif a.kind == 'refund' then
   -- refunds: refund id -> amount, for refund.* events; charge.refunded gives the total.
-  local refunds = {}
-  if order.refunds and order.refunds ~= '' then
-    refunds = cjson.decode(order.refunds)
-  end
+  local refunds = decode_or_empty(order.refunds)
   if a.refund.refund_id then
     if a.refund.counts then
       refunds[a.refund.refund_id] = a.refund.amount

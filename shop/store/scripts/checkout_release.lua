@@ -23,10 +23,7 @@ end
 drop_expired_holds(now_ms)
 release_order_holds(now_ms, a.order_id, cjson.decode(items_text), a.actor, a.note)
 
-local history = {}
-if history_text and history_text ~= '' then
-  history = cjson.decode(history_text)
-end
+local history = decode_or_empty(history_text)
 table.insert(history, {at = now_ms, status = 'expired', actor = a.actor, note = a.note})
 local member = string.format('%015d|%s', tonumber(created_at), a.order_id)
 redis.call('ZREM', KEYS[7], member)

@@ -17,15 +17,12 @@ if status ~= 'refunded' and status ~= 'partially_refunded' then
   return cjson.encode({error = 'not_refunded', status = status})
 end
 local sold = {}
-for _, item in ipairs(cjson.decode(items_text or '[]')) do
+for _, item in ipairs(decode_or_empty(items_text)) do
   if item.stock_tracked then
     sold[item.sku] = (sold[item.sku] or 0) + item.quantity
   end
 end
-local restocked = {}
-if restocked_text and restocked_text ~= '' then
-  restocked = cjson.decode(restocked_text)
-end
+local restocked = decode_or_empty(restocked_text)
 local too_many = {}
 for _, line in ipairs(a.lines) do
   local sku, chapter, qty = line[1], line[2], line[3]
@@ -47,10 +44,7 @@ for _, line in ipairs(a.lines) do
   ledger_add(now_ms, {chapter = chapter, sku = sku, reason = 'refund_restock', delta = qty, on_hand = on_hand,
     held_delta = 0, held = num(redis.call('HGET', S.held, sku)), ref = a.order_id, actor = a.actor, note = a.note})
 end
-local history = {}
-if history_text and history_text ~= '' then
-  history = cjson.decode(history_text)
-end
+local history = decode_or_empty(history_text)
 table.insert(history, {at = now_ms, status = status, actor = a.actor, note = 'restocked after refund'})
 redis.call('HSET', KEYS[6], 'restocked', cjson.encode(restocked), 'history', cjson.encode(history),
   'updated_at', now_ms)

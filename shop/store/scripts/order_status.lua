@@ -34,10 +34,7 @@ for i, s in ipairs(a.statuses) do
   end
 end
 
-local history = {}
-if history_text and history_text ~= '' then
-  history = cjson.decode(history_text)
-end
+local history = decode_or_empty(history_text)
 table.insert(history, {at = now_ms, status = a.status, actor = a.actor, note = a.note})
 local updates = {'status', a.status, 'updated_at', now_ms, 'history', cjson.encode(history)}
 if a.tracking then
