@@ -110,6 +110,53 @@ def stock_adjust(chapter, deltas, note):
     _print_chapter(_shop().inventory.adjust(chapter, _pairs(deltas, "DELTAS"), note=note))
 
 
+@stock.command("verify")
+@_fail_on_shop_errors
+def stock_verify():
+    """Replay the ledger and compare it with the stock counters; exit 1 on any drift."""
+    from shop import stock_audit
+
+    shop = _shop()
+    result = stock_audit.verify(shop.inventory, shop.store)
+    if result["ok"]:
+        click.echo(f"ok: every counter matches the ledger ({result['entries']} entries)")
+        return
+    for d in result["drift"]:
+        click.echo(f"DRIFT {d['sku']} ({d['chapter']}) {d['field']}: counter {d['counter']}, ledger says {d['ledger']}")
+    click.echo("fix: count the shelf and set the true numbers (flask stock set ...); the ledger records the correction")
+    sys.exit(1)
+
+
+@stock.command("report")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@_fail_on_shop_errors
+def stock_report(as_csv):
+    """Per chapter and size: on hand, held, sold in 7 and 30 days, days of cover."""
+    import csv as csv_module
+
+    from shop import stock_audit
+
+    shop = _shop()
+    rows = stock_audit.report(shop.inventory, shop.store, shop.catalog)
+    columns = ["chapter", "sku", "size", "on_hand", "held", "sold_7d", "sold_30d", "days_of_cover"]
+    if as_csv:
+        writer = csv_module.writer(sys.stdout)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        return
+    click.echo(f"{'chapter':<12}{'sku':<22}{'on hand':>8}{'held':>6}{'7 d':>6}{'30 d':>6}{'cover (days)':>14}")
+    for row in rows:
+
+        def show(v):
+            return "-" if v is None else str(v)
+
+        click.echo(
+            f"{row['chapter']:<12}{row['sku']:<22}{show(row['on_hand']):>8}{show(row['held']):>6}"
+            f"{row['sold_7d']:>6}{row['sold_30d']:>6}{show(row['days_of_cover']):>14}"
+        )
+
+
 orders = AppGroup("orders", help="Orders: list and show.")
 
 

@@ -55,6 +55,30 @@ def _event_counts_check(counts: list[dict]) -> dict:
     )
 
 
+def _stock_ledger_check(shop, clock) -> dict:
+    """Counters = ledger replay; verified again when the last check is a day old (or never ran)."""
+    from shop import stock_audit
+
+    result = shop.store.last_stock_verification()
+    if result is None or clock() * 1000 - result["checked_at"] > 86_400_000:
+        result = stock_audit.verify(shop.inventory, shop.store, clock)
+    when = _age(clock() - result["checked_at"] / 1000)
+    if result["ok"]:
+        return _check(
+            "stock_ledger", "ok", f"stock counters match the ledger ({result['entries']} entries, checked {when})"
+        )
+    drift = "; ".join(
+        f"{d['sku']} {d['field']}: counter {d['counter']}, ledger {d['ledger']}" for d in result["drift"][:10]
+    )
+    return _check(
+        "stock_ledger",
+        "fail",
+        f"stock counters differ from the ledger (checked {when}): {drift}",
+        "Something changed stock outside the shop's scripts. Count the shelf, set the true numbers in Owner "
+        "Mode (the ledger records the correction), then run: flask stock verify",
+    )
+
+
 def run_checks(shop, clock=time.time) -> dict:
     """All checks, in the order an owner would fix them."""
     s = shop.settings
@@ -161,6 +185,7 @@ def run_checks(shop, clock=time.time) -> dict:
                     "Send a test event: stripe trigger checkout.session.completed, or Dashboard > Webhooks > Send test event.",
                 )
             )
+        checks.append(_stock_ledger_check(shop, clock))
         days = [(datetime.fromtimestamp(clock(), tz=UTC) - timedelta(days=i)).strftime("%Y%m%d") for i in range(7)]
         counts = shop.store.event_counts(days)
         checks.append(_event_counts_check(counts))

@@ -51,3 +51,29 @@ def test_doctor_exit_codes(make_app):
     passing = make_app().test_cli_runner().invoke(args=["doctor"])
     assert passing.exit_code == 0, passing.output
     assert "warn" in passing.output  # chapters not initialized yet: a warning, not a failure
+
+
+def test_stock_verify_catches_a_counter_changed_behind_the_ledger(
+    runner, shop, deliver, redis_client, client, owner_headers
+):
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
+    deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M*2")))
+    assert runner.invoke(args=["stock", "verify"]).exit_code == 0
+    redis_client.hincrby("{shop}:stock", "balm-tee/M", 4)  # someone edits Redis by hand
+    result = runner.invoke(args=["stock", "verify"])
+    assert result.exit_code == 1 and "balm-tee/M" in result.output and "counter 7, ledger says 3" in result.output
+    checks = {c["name"]: c for c in client.get("/api/owner/health", headers=owner_headers).get_json()["checks"]}
+    assert (
+        checks["stock_ledger"]["level"] == "fail"
+        and "balm-tee/M on_hand: counter 7, ledger 3" in (checks["stock_ledger"]["detail"])
+    )
+
+
+def test_stock_report(runner, shop, deliver):
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 9})
+    deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M*3")))
+    out = runner.invoke(args=["stock", "report", "--csv"]).output.splitlines()
+    assert out[0] == "chapter,sku,size,on_hand,held,sold_7d,sold_30d,days_of_cover"
+    assert "Chapter I,balm-tee/M,M,6,0,3,3,60.0" in out
+    assert "Chapter II,wool-coat/M,M,,,0,0," in out
+    assert "balm-tee/M" in runner.invoke(args=["stock", "report"]).output

@@ -280,3 +280,10 @@ class Store:
 
     def restock_order(self, order_id: str, request: dict, now_ms: int) -> dict:
         return self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)], [now_ms, json.dumps(request)])
+
+    def save_stock_verification(self, result: dict) -> None:
+        self.backend.call("SET", keys.STOCK_VERIFIED, json.dumps(result))
+
+    def last_stock_verification(self) -> dict | None:
+        text = self.backend.call("GET", keys.STOCK_VERIFIED)
+        return json.loads(text) if text else None

@@ -34,7 +34,10 @@ WEBHOOK_ERRORS = key(
     "webhook", "errors"
 )  # list of the latest refused deliveries, newest first, capped  # hash: the last event received, for health
 STATS_TOTAL = key("stats", "total")  # hash "type|outcome" -> count, forever
-PROBE = key("probe")  # written by the health check's round trip
+PROBE = key("probe")
+STOCK_VERIFIED = key(
+    "stock", "verified"
+)  # JSON: the last comparison of the counters with the ledger  # written by the health check's round trip
 
 
 def order(order_id: str) -> str:
