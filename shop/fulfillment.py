@@ -46,7 +46,7 @@ class Fulfillment:
         action = stripe_events.event_action(check_envelope(event), self.catalog)
         if source:
             action["source"] = source
-        if action["kind"] == "refund":
+        if action["kind"] in ("refund", "dispute"):
             action["order_id"] = self.store.order_for_payment(action["payment_intent"])
             if action["order_id"] is None:
                 action = {**action, "kind": "ignore", "reason": "no order has this payment"}

@@ -40,6 +40,8 @@ FLAG_HELP = {
     "amount_mismatch": "Stripe charged a different subtotal than the catalog price. Check the order before shipping.",
     "untracked_chapter": "Items of a chapter whose stock is not initialized: no stock was taken. Initialize the chapter.",
     "needs_review": "The payment named nothing this shop sells. Look it up in Stripe and fix the order by hand.",
+    "disputed": "The customer disputed the payment with their bank. Answer it in Stripe Dashboard > Payments > "
+    "Disputes before the deadline; hold the parcel if it has not left yet.",
 }
 
 
@@ -83,6 +85,7 @@ def order_json(record: dict) -> dict:
         decoded[name] = value if isinstance(value, dict) and value else None
     amounts = {name: int(float(record[name])) if record.get(name) not in (None, "") else None for name in _INT_FIELDS}
     restocked = json.loads(record.get("restocked") or "{}")
+    dispute = json.loads(record.get("dispute") or "null")
     customer = decoded["customer"] or {}
     for event in decoded["history"]:
         event["at"] = iso(event.get("at"))
@@ -111,6 +114,7 @@ def order_json(record: dict) -> dict:
         "review_reason": record.get("review_reason") or None,
         "history": decoded["history"],
         "restocked": restocked if isinstance(restocked, dict) else {},
+        "dispute": dispute if isinstance(dispute, dict) else None,
         "created_at": iso(record.get("created_at")),
         "updated_at": iso(record.get("updated_at") or record.get("created_at")),
     }

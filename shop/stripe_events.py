@@ -21,7 +21,8 @@ SESSION_EVENTS = {
     "checkout.session.expired": "expire",
 }
 REFUND_EVENTS = ("charge.refunded", "refund.created", "refund.updated")
-HANDLED_EVENTS = (*SESSION_EVENTS, *REFUND_EVENTS)
+DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed")
+HANDLED_EVENTS = (*SESSION_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS)
 
 MAX_LINE_QTY = 999
 _TEXT_LIMIT = 300
@@ -175,6 +176,25 @@ def refund_action(event_type: str, obj: dict) -> dict:
     return {"kind": "refund", "payment_intent": payment_intent, "refund": refund}
 
 
+def dispute_action(event_type: str, obj: dict) -> dict:
+    """A customer disputed a payment with their bank: flag the order; record the outcome when it closes."""
+    payment_intent = _id(obj.get("payment_intent"))
+    dispute_id = _id(obj.get("id"))
+    if payment_intent is None or dispute_id is None:
+        return {"kind": "ignore", "reason": "the dispute names no payment intent"}
+    return {
+        "kind": "dispute",
+        "payment_intent": payment_intent,
+        "dispute": {
+            "id": dispute_id,
+            "status": _text(obj.get("status"), 40) or "unknown",
+            "reason": _text(obj.get("reason"), 60) or "unknown",
+            "amount": _amount(obj.get("amount")) or 0,
+            "closed": event_type == "charge.dispute.closed",
+        },
+    }
+
+
 def event_action(event: dict, catalog: Catalog) -> dict:
     """The action for a verified event (``kind`` ``ignore`` for anything not handled)."""
     event_type = event["type"]
@@ -183,6 +203,8 @@ def event_action(event: dict, catalog: Catalog) -> dict:
         action = session_action(event_type, obj, catalog)
     elif event_type in REFUND_EVENTS:
         action = refund_action(event_type, obj)
+    elif event_type in DISPUTE_EVENTS:
+        action = dispute_action(event_type, obj)
     else:
         action = {"kind": "ignore", "reason": "event type not handled"}
     action.update(event_id=event["id"], event_type=event_type, livemode=event.get("livemode") is True)

@@ -78,3 +78,38 @@ def test_refund_of_shipped_order(deliver, shop, client, owner_headers):
     )
     assert shipped.status_code == 200 and shipped.get_json()["tracking"] == "TRK1"
     assert deliver(event("charge.refunded", charge(pi, 9000))).get_json()["order_status"] == "refunded"
+
+
+def dispute(payment_intent, status="needs_response", dispute_id="du_test_1"):
+    """A Stripe Dispute object (its field names), for the payment of the charge fixture."""
+    charge = fixture("charge")
+    return {
+        "id": dispute_id,
+        "object": "dispute",
+        "amount": 9000,
+        "charge": charge["id"],
+        "currency": "eur",
+        "payment_intent": payment_intent,
+        "reason": "fraudulent",
+        "status": status,
+        "livemode": False,
+    }
+
+
+def test_dispute_flags_the_order_and_closing_records_the_outcome(deliver, shop):
+    order_id, pi = paid_order(deliver, shop)
+    opened = deliver(event("charge.dispute.created", dispute(pi))).get_json()
+    assert opened["status"] == "applied" and opened["order_status"] == "paid"
+    order = shop.orders.get(order_id)
+    assert "disputed" in order["flags"] and order["dispute"]["reason"] == "fraudulent"
+    closed = event("charge.dispute.closed", dispute(pi, status="lost"))
+    assert deliver(closed).get_json()["status"] == "applied"
+    assert deliver(closed).get_json()["status"] == "duplicate"
+    order = shop.orders.get(order_id)
+    assert order["dispute"]["status"] == "lost" and order["dispute"]["closed"] is True
+    assert "dispute du_test_1 closed: lost" in [h.get("note") for h in order["history"]]
+    assert shop.inventory.snapshot(["chapter-i"])[0]["skus"][1]["on_hand"] == 3  # stock untouched
+
+
+def test_dispute_for_unknown_payment_is_ignored(deliver, shop):
+    assert deliver(event("charge.dispute.created", dispute("pi_nobody"))).get_json()["status"] == "ignored"

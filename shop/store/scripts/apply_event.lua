@@ -15,7 +15,7 @@
 -- KEYS[16..]  one lex zset per status, in the order of a.statuses
 -- ARGV[1]     now_ms
 -- ARGV[2]     JSON action (built by shop/stripe_events.py):
---   kind            fulfil | await | fail | expire | refund | ignore
+--   kind            fulfil | await | fail | expire | refund | dispute | ignore
 --   event_id, event_type, livemode, order_id, session_id, payment_intent
 --   source          absent for Stripe's deliveries; 'success_page' or 'reconcile' otherwise
 --   items           [{sku, chapter, name, size, quantity, unit_amount}] or null
@@ -23,6 +23,7 @@
 --   review_reason   why the order needs the owner (when items is null)
 --   amount_subtotal, amount_total, currency, customer {email, name}, shipping
 --   refund          {charge_refunded} (charge.refunded) or {refund_id, amount, counts} (refund.*)
+--   dispute         {id, status, reason, amount, closed}
 --   statuses        status names matching KEYS[14..]; mark_ttl seconds
 -- Returns JSON {"status": "applied"|"duplicate"|"ignored"|"need_items"|"session_conflict",
 --               "order_id", "order_status"}
@@ -93,7 +94,7 @@ local from = {
 }
 
 if not exists then
-  if a.kind == 'expire' or a.kind == 'refund' then
+  if a.kind == 'expire' or a.kind == 'refund' or a.kind == 'dispute' then
     return answer('ignored', nil)
   end
   if is_null(a.items) and a.need_items then
@@ -113,7 +114,7 @@ if not exists then
     created_at = now_ms, history = '[]', event_ids = '[]', flags = '[]', oversold = '[]'}
   local member = string.format('%015d|%s', tonumber(now_ms), a.order_id)
   redis.call('ZADD', K.orders, 0, member)
-elseif not from[a.kind][status] then
+elseif a.kind ~= 'dispute' and not from[a.kind][status] then
   return answer('duplicate', status)
 end
 
@@ -271,6 +272,16 @@ elseif a.kind == 'refund' then
     new_status = 'partially_refunded'
   end
   note = string.format('refunded %d of %d', refunded, total)
+elseif a.kind == 'dispute' then
+  -- A dispute does not change what the order is; it flags it for the owner until it is closed.
+  new_status = status
+  updates.dispute = cjson.encode(a.dispute)
+  flag('disputed')
+  if a.dispute.closed then
+    note = string.format('dispute %s closed: %s', a.dispute.id, a.dispute.status)
+  else
+    note = string.format('dispute %s: %s (%s)', a.dispute.id, a.dispute.status, a.dispute.reason)
+  end
 end
 
 if status ~= new_status then
