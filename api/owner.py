@@ -133,4 +133,4 @@ def ledger():
 @owner_api.get("/health")
 @owner_token_required
 def owner_health():
-    return jsonify(health.run_checks(get_shop()))
+    return jsonify(health.run_checks(get_shop(), stripe=request.args.get("stripe") == "1"))

@@ -215,11 +215,12 @@ def ledger(sku, reason, limit, cursor, as_json):
 
 
 @click.command("doctor")
+@click.option("--stripe", "with_stripe", is_flag=True, help="Also check the webhook endpoint on Stripe's side.")
 @with_appcontext
 @_fail_on_shop_errors
-def doctor():
+def doctor(with_stripe):
     """Run the health checks; exit 1 if any fails."""
-    report = health.run_checks(_shop())
+    report = health.run_checks(_shop(), stripe=with_stripe)
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     for check in report["checks"]:
         click.echo(f"[{marks[check['level']]}] {check['name']}: {check['detail']}")
@@ -228,6 +229,36 @@ def doctor():
     sys.exit(0 if report["ok"] else 1)
 
 
+@click.command("reconcile")
+@click.option("--since", default="72h", show_default=True, help="How far back: 72h, 3d, 90m (at most 30 days).")
+@click.option("--apply", "do_apply", is_flag=True, help="Fulfil what is missing (default: only list it).")
+@with_appcontext
+@_fail_on_shop_errors
+def reconcile(since, do_apply):
+    """Find paid Checkout Sessions and undelivered events with no order; --apply fulfils them."""
+    from shop import reconcile as reconciliation
+
+    try:
+        window = reconciliation.parse_window(since)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--since") from None
+    result = reconciliation.reconcile(_shop(), window, apply=do_apply)
+    for row in result["sessions"]:
+        total = f"{(row['amount_total'] or 0) / 100:.2f} {(row['currency'] or '').upper()}"
+        click.echo(
+            f"session {row['session_id']}  {row['payment_status'] or '-':<10} {total:>12}  "
+            f"order {row['order_id'] or '-'} ({row['status'] or 'none'})  -> {row['result']}"
+        )
+    for row in result["events"]:
+        click.echo(f"event   {row['event_id']}  {row['type']}  -> {row['result']}")
+    if not result["sessions"] and not result["events"]:
+        click.echo(f"nothing missing in the last {since}")
+    elif do_apply:
+        click.echo(f"applied {result['applied']}")
+    else:
+        click.echo("dry run: add --apply to fulfil these")
+
+
 def register_cli(flask_app: Flask) -> None:
-    for command in (stock, orders, ledger, doctor):
+    for command in (stock, orders, ledger, doctor, reconcile):
         flask_app.cli.add_command(command)

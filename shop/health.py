@@ -79,8 +79,8 @@ def _stock_ledger_check(shop, clock) -> dict:
     )
 
 
-def run_checks(shop, clock=time.time) -> dict:
-    """All checks, in the order an owner would fix them."""
+def run_checks(shop, clock=time.time, stripe: bool = False) -> dict:
+    """All checks, in the order an owner would fix them; ``stripe`` adds the Stripe side (an API call)."""
     s = shop.settings
     checks = []
 
@@ -239,4 +239,99 @@ def run_checks(shop, clock=time.time) -> dict:
     for warning in s.warnings:
         checks.append(_check("config", "warn", warning))
 
+    if stripe:
+        checks.extend(stripe_checks(shop))
     return {"ok": all(c["ok"] for c in checks), "checks": checks}
+
+
+def stripe_checks(shop) -> list[dict]:
+    """The Stripe side, through its API: is there an enabled endpoint at PUBLIC_URL for every handled event?"""
+    from shop.stripe_events import HANDLED_EVENTS
+
+    s = shop.settings
+    if not s.stripe_secret_key:
+        return [
+            _check(
+                "stripe_endpoint",
+                "fail",
+                "STRIPE_SECRET_KEY is not set, so Stripe cannot be asked.",
+                "Set STRIPE_SECRET_KEY (Dashboard > Developers > API keys).",
+            )
+        ]
+    if not s.public_url:
+        return [
+            _check(
+                "stripe_endpoint",
+                "fail",
+                "PUBLIC_URL is not set, so the endpoint's address is unknown.",
+                "Set PUBLIC_URL to the shop's public https:// address.",
+            )
+        ]
+    target = s.public_url + "/api/webhooks/stripe"
+    add_it = (
+        f"Dashboard > Developers > Webhooks > Add endpoint: URL {target}, events: {', '.join(HANDLED_EVENTS)}; "
+        "then put its signing secret into STRIPE_WEBHOOK_SECRET."
+    )
+    try:
+        endpoints = shop.gateway.webhook_endpoints()
+    except ShopError as e:
+        return [
+            _check(
+                "stripe_endpoint",
+                "fail",
+                f"Stripe could not be asked: {e.message}",
+                "Check STRIPE_SECRET_KEY and that the server can reach api.stripe.com.",
+            )
+        ]
+    matching = [e for e in endpoints if (e.get("url") or "").rstrip("/") == target]
+    if not matching:
+        others = ", ".join(e.get("url") or "?" for e in endpoints) or "none"
+        return [
+            _check(
+                "stripe_endpoint",
+                "fail",
+                f"No Stripe webhook endpoint sends events to {target} (endpoints: {others}).",
+                add_it,
+            )
+        ]
+    endpoint = matching[0]
+    checks = []
+    if endpoint.get("status") != "enabled":
+        checks.append(
+            _check(
+                "stripe_endpoint",
+                "fail",
+                f"The endpoint {endpoint['id']} is {endpoint.get('status')}: "
+                "Stripe sends it nothing (it disables endpoints that fail for days).",
+                f"Dashboard > Developers > Webhooks > {target} > Enable; then reconcile: "
+                "flask reconcile --since 72h --apply",
+            )
+        )
+    else:
+        checks.append(_check("stripe_endpoint", "ok", f"endpoint {endpoint['id']} is enabled for {target}"))
+    enabled = set(endpoint.get("enabled_events") or [])
+    missing = [] if "*" in enabled else [t for t in HANDLED_EVENTS if t not in enabled]
+    if missing:
+        checks.append(
+            _check(
+                "stripe_events",
+                "fail",
+                f"The endpoint does not send: {', '.join(missing)}.",
+                f"Dashboard > Developers > Webhooks > {target} > Update details > add those events.",
+            )
+        )
+    else:
+        checks.append(_check("stripe_events", "ok", "the endpoint sends every event the shop handles"))
+    key_live = s.stripe_secret_key.startswith(("sk_live", "rk_live"))
+    endpoint_live = endpoint.get("livemode") is True
+    if key_live != endpoint_live:
+        checks.append(
+            _check(
+                "stripe_mode",
+                "fail",
+                f"STRIPE_SECRET_KEY is a {'live' if key_live else 'test'} key but the endpoint is in "
+                f"{'live' if endpoint_live else 'test'} mode.",
+                "Use the key and the endpoint (and its signing secret) of the same mode.",
+            )
+        )
+    return checks

@@ -67,6 +67,42 @@ class StripeGateway:
                 f"Stripe could not be asked about {session_id}: {e.user_message or e}", retryable=_retryable(e)
             ) from e
 
+    def _list(self, service, params: dict, what: str) -> list[dict]:
+        """Every object of a Stripe list, following starting_after page by page."""
+        found: list[dict] = []
+        params = {**params, "limit": 100}
+        try:
+            while True:
+                page = service.list(params).to_dict()
+                data = page.get("data") or []
+                found.extend(data)
+                if not page.get("has_more") or not data:
+                    return found
+                params = {**params, "starting_after": data[-1]["id"]}
+        except stripe.StripeError as e:
+            raise PaymentProviderError(
+                f"Stripe could not list {what}: {e.user_message or e}", retryable=_retryable(e)
+            ) from e
+
+    def completed_sessions(self, created_gte: int) -> list[dict]:
+        """Checkout Sessions completed since a time (unix seconds)."""
+        return self._list(
+            self.client().v1.checkout.sessions,
+            {"status": "complete", "created": {"gte": created_gte}},
+            "Checkout Sessions",
+        )
+
+    def undelivered_events(self, types: list[str], created_gte: int) -> list[dict]:
+        """Events of these types that Stripe could not deliver to a webhook endpoint."""
+        return self._list(
+            self.client().v1.events,
+            {"types": types, "delivery_success": False, "created": {"gte": created_gte}},
+            "events",
+        )
+
+    def webhook_endpoints(self) -> list[dict]:
+        return self._list(self.client().v1.webhook_endpoints, {}, "webhook endpoints")
+
     def session_line_items(self, session_id: str) -> list[dict]:
         """All line items of a Checkout Session, with price and product expanded."""
         items: list[dict] = []

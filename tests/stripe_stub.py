@@ -105,6 +105,9 @@ class StripeStub:
         self.sessions: dict[str, dict] = {}
         self.line_items: dict[str, list] = {}
         self.requests: list[tuple[str, str, dict]] = []
+        self.events: list[dict] = []  # events "sent" (delivered or not), newest last
+        self.undelivered: set[str] = set()
+        self.endpoints: list[dict] = []
         self.schema_errors: list[str] = []
         self.fail_with: str | None = None
         self.hang_seconds = 3.0
@@ -125,11 +128,38 @@ class StripeStub:
         self.generation += 1  # a request still hanging from an earlier test records nothing after this
         self.sessions.clear()
         self.line_items.clear()
+        self.events.clear()
+        self.undelivered.clear()
+        self.endpoints.clear()
         self.requests.clear()
         self.schema_errors.clear()
         self.fail_with = None
 
     # -- what tests do to a session -------------------------------------------
+
+    def endpoint(self, url: str, events: list[str], status: str = "enabled", livemode: bool = False) -> dict:
+        """A webhook endpoint as the Dashboard would create it."""
+        created = {
+            "id": f"we_{secrets.token_hex(8)}",
+            "object": "webhook_endpoint",
+            "url": url,
+            "status": status,
+            "enabled_events": events,
+            "livemode": livemode,
+            "api_version": None,
+            "created": int(time.time()),
+            "description": None,
+            "metadata": {},
+        }
+        self.endpoints.append(created)
+        return created
+
+    def record_event(self, event: dict, delivered: bool = True) -> dict:
+        """An event Stripe created; ``delivered=False`` when the endpoint never answered 2xx."""
+        self.events.append(event)
+        if not delivered:
+            self.undelivered.add(event["id"])
+        return event
 
     def complete(self, session_id: str, payment_status: str = "paid", **fields) -> dict:
         """The shopper paid (or started a delayed payment): the session as Stripe would now send it."""
@@ -184,10 +214,41 @@ class StripeStub:
                 return self._error(409, "the test that sent this request has ended")(environ, start_response)
         return self._route(request, decode_form(pairs))(environ, start_response)
 
+    def _page(self, objects: list[dict], params: dict, url: str) -> Response:
+        """A Stripe list: newest first, `limit` and `starting_after` as Stripe pages them."""
+        objects = sorted(objects, key=lambda o: o.get("created") or 0, reverse=True)
+        after = params.get("starting_after")
+        if after:
+            ids = [o["id"] for o in objects]
+            objects = objects[ids.index(after) + 1 :] if after in ids else []
+        limit = int(params.get("limit") or 10)
+        return self._json({"object": "list", "url": url, "has_more": len(objects) > limit, "data": objects[:limit]})
+
     def _route(self, request: Request, params: dict) -> Response:
         path = request.path
         if request.method == "POST" and path == "/v1/checkout/sessions":
             return self._create_session(params)
+        if request.method == "GET" and path == "/v1/checkout/sessions":
+            since = int((params.get("created") or {}).get("gte") or 0)
+            found = [
+                s
+                for s in self.sessions.values()
+                if (not params.get("status") or s["status"] == params["status"]) and s["created"] >= since
+            ]
+            return self._page(found, params, path)
+        if request.method == "GET" and path == "/v1/events":
+            types = set(params.get("types") or [])
+            since = int((params.get("created") or {}).get("gte") or 0)
+            found = [
+                e
+                for e in self.events
+                if (not types or e["type"] in types)
+                and e["created"] >= since
+                and (params.get("delivery_success") != "false" or e["id"] in self.undelivered)
+            ]
+            return self._page(found, params, path)
+        if request.method == "GET" and path == "/v1/webhook_endpoints":
+            return self._page(self.endpoints, params, path)
         match = re.match(r"^/v1/checkout/sessions/([^/]+)(/line_items|/expire)?$", path)
         if match and match[1] in self.sessions:
             session_id, tail = match[1], match[2]

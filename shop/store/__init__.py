@@ -287,3 +287,7 @@ class Store:
     def last_stock_verification(self) -> dict | None:
         text = self.backend.call("GET", keys.STOCK_VERIFIED)
         return json.loads(text) if text else None
+
+    def event_seen(self, event_id: str) -> bool:
+        """Whether an event was applied (its mark lives 35 days)."""
+        return bool(self.backend.call("EXISTS", keys.event(event_id)))
