@@ -58,17 +58,20 @@ def stripe_webhook():
         log.warning("stripe webhook rejected from %s (%d bytes): %s", request.remote_addr, len(payload), e.message)
         try:  # counted for the owner's alerts; the answer is 400 whatever the store does
             now = time.time()
-            shop.store.count_rejected(
+            refused = shop.store.count_rejected(
                 time.strftime("%Y%m%d", time.gmtime(now)),
                 f"signature refused from {request.remote_addr}",
                 int(now * 1000),
             )
         except ShopError:
-            pass
+            refused = 0
+        shop.notifier.after_rejection(refused)
         raise
     try:
         event = json.loads(payload)
     except ValueError:
         raise BadRequest("the body is not JSON; send the event exactly as Stripe signed it") from None
     result = shop.fulfillment.handle(event)
-    return current_app.response_class(json.dumps(result), mimetype="application/json")
+    shop.notifier.after_event(result)  # after the commit; bounded by its timeout, never fails the answer
+    answer = {k: result[k] for k in ("status", "order_id", "order_status") if result.get(k) is not None}
+    return current_app.response_class(json.dumps(answer), mimetype="application/json")

@@ -68,6 +68,7 @@ def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[s
         embedded_path,
         hold_seconds=app.config.get("CHECKOUT_HOLD_SECONDS"),  # tests only: a hold of seconds
         stripe_timeout=app.config.get("STRIPE_TIMEOUT_SECONDS", 10),
+        alert_timeout=app.config.get("ALERT_TIMEOUT_SECONDS", 2.0),
     )
     if not logging.getLogger("shop").handlers:
         handler = logging.StreamHandler()

@@ -33,6 +33,7 @@ VARIABLES = (
     "CATALOG_PATH",
     "PUBLIC_URL",
     "SHIPPING_COUNTRIES",
+    "ALERT_WEBHOOK_URL",
     "VERCEL",
     "APP_ENV",
 )
@@ -65,6 +66,7 @@ class Settings:
     catalog_path: Path
     public_url: str | None
     shipping_countries: tuple[str, ...]
+    alert_webhook_url: str | None = None
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -163,6 +165,10 @@ def load(raw: Mapping[str, object]) -> Settings:
             f"SHIPPING_COUNTRIES must be two-letter ISO codes separated by commas; not codes: {', '.join(bad)}"
         )
 
+    alert_url = _clean(raw, "ALERT_WEBHOOK_URL")
+    if alert_url and urlsplit(alert_url).scheme not in ("http", "https"):
+        raise ConfigError("ALERT_WEBHOOK_URL must be an http(s):// address (a Slack or Discord incoming webhook)")
+
     catalog_path = Path(_clean(raw, "CATALOG_PATH") or "catalog.json")
     if not catalog_path.is_absolute():
         catalog_path = ROOT / catalog_path
@@ -180,5 +186,6 @@ def load(raw: Mapping[str, object]) -> Settings:
         catalog_path=catalog_path,
         public_url=public_url,
         shipping_countries=countries,
+        alert_webhook_url=alert_url,
         warnings=tuple(dict.fromkeys(warnings)),
     )

@@ -205,6 +205,21 @@ def run_checks(shop, clock=time.time, stripe: bool = False) -> dict:
                 )
             )
 
+    if s.alert_webhook_url and store_ok:
+        failures = shop.store.alert_failures(3)
+        recent = [f for f in failures if clock() - f["at"] / 1000 < 86400]
+        if recent:
+            detail = "; ".join(f"{_age(clock() - f['at'] / 1000)}: {f['kind']} ({f['error']})" for f in recent)
+            checks.append(
+                _check(
+                    "alerts",
+                    "warn",
+                    f"alerts that did not reach ALERT_WEBHOOK_URL: {detail}",
+                    "Check the incoming-webhook address in Slack or Discord and set ALERT_WEBHOOK_URL again.",
+                )
+            )
+        else:
+            checks.append(_check("alerts", "ok", "alerts reach ALERT_WEBHOOK_URL"))
     if not s.stripe_secret_key:
         checks.append(
             _check(

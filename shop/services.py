@@ -10,6 +10,7 @@ from shop.checkout import Checkout
 from shop.config import STORE_VARIABLES, Settings
 from shop.fulfillment import Fulfillment
 from shop.inventory import Inventory
+from shop.notify import Notifier
 from shop.orders import Orders
 from shop.store import Store
 from shop.store.backends import EmbeddedBackend, RedisBackend, UnconfiguredBackend, UpstashBackend
@@ -41,10 +42,17 @@ class Shop:
     orders: Orders
     fulfillment: Fulfillment
     checkout: Checkout
+    notifier: Notifier
 
     @classmethod
     def build(
-        cls, settings: Settings, embedded_path: Path, *, hold_seconds: int | None = None, stripe_timeout: float = 10
+        cls,
+        settings: Settings,
+        embedded_path: Path,
+        *,
+        hold_seconds: int | None = None,
+        stripe_timeout: float = 10,
+        alert_timeout: float = 2.0,
     ) -> Shop:
         catalog = Catalog.load(settings.catalog_path)
         store = Store(make_backend(settings, embedded_path))
@@ -58,4 +66,7 @@ class Shop:
             orders=Orders(store),
             fulfillment=Fulfillment(store, catalog, gateway),
             checkout=Checkout(store, catalog, gateway, settings, hold_seconds=hold_seconds),
+            notifier=Notifier(
+                settings.alert_webhook_url, store, catalog, settings.low_stock_threshold, timeout=alert_timeout
+            ),
         )

@@ -257,10 +257,10 @@ class Store:
         allowed, wait = json.loads(self.run("rate_limit", [keys.rate_limit(bucket)], [limit, window_seconds]))
         return bool(allowed), int(wait)
 
-    def count_rejected(self, day: str, reason: str, now_ms: int) -> None:
+    def count_rejected(self, day: str, reason: str, now_ms: int) -> int:
         """One more delivery refused for its signature (for health and alerts): one round trip, bounded keys."""
         record = json.dumps({"at": now_ms, "error": reason[:300]})
-        self.backend.pipeline(
+        answers = self.backend.pipeline(
             [
                 ("HINCRBY", keys.stats_day(day), "signature|rejected", 1),
                 ("EXPIRE", keys.stats_day(day), 8 * 86400),
@@ -268,6 +268,7 @@ class Store:
                 ("LTRIM", keys.WEBHOOK_ERRORS, 0, 19),
             ]
         )
+        return int(answers[0])
 
     def recent_webhook_errors(self, count: int) -> list[dict]:
         return [json.loads(r) for r in self.backend.call("LRANGE", keys.WEBHOOK_ERRORS, 0, count - 1) or []]
@@ -291,3 +292,11 @@ class Store:
     def event_seen(self, event_id: str) -> bool:
         """Whether an event was applied (its mark lives 35 days)."""
         return bool(self.backend.call("EXISTS", keys.event(event_id)))
+
+    def record_alert_failure(self, failure: dict) -> None:
+        self.backend.pipeline(
+            [("LPUSH", keys.ALERT_FAILURES, json.dumps(failure)), ("LTRIM", keys.ALERT_FAILURES, 0, 19)]
+        )
+
+    def alert_failures(self, count: int = 5) -> list[dict]:
+        return [json.loads(r) for r in self.backend.call("LRANGE", keys.ALERT_FAILURES, 0, count - 1) or []]

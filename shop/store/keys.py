@@ -29,15 +29,12 @@ SESSION_ORDERS = key("session_orders")  # hash Checkout Session id -> order id
 PAYMENT_ORDERS = key("payment_orders")  # hash PaymentIntent id -> order id
 ATTENTION = key("orders", "attention")  # lex zset of orders with a flag the owner should see
 ALERT_ACKS = key("alerts", "ack")  # hash alert id -> ms the owner acknowledged it
-WEBHOOK = key("webhook")
-WEBHOOK_ERRORS = key(
-    "webhook", "errors"
-)  # list of the latest refused deliveries, newest first, capped  # hash: the last event received, for health
+ALERT_FAILURES = key("alerts", "failed")  # list: latest alerts ALERT_WEBHOOK_URL did not take, capped
+WEBHOOK = key("webhook")  # hash: the last event received, for health
+WEBHOOK_ERRORS = key("webhook", "errors")  # list: latest refused deliveries, newest first, capped
 STATS_TOTAL = key("stats", "total")  # hash "type|outcome" -> count, forever
-PROBE = key("probe")
-STOCK_VERIFIED = key(
-    "stock", "verified"
-)  # JSON: the last comparison of the counters with the ledger  # written by the health check's round trip
+PROBE = key("probe")  # written by the health check's round trip
+STOCK_VERIFIED = key("stock", "verified")  # JSON: the last comparison of the counters with the ledger
 
 
 def order(order_id: str) -> str:

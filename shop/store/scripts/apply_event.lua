@@ -26,7 +26,8 @@
 --   dispute         {id, status, reason, amount, closed}
 --   statuses        status names matching KEYS[14..]; mark_ttl seconds
 -- Returns JSON {"status": "applied"|"duplicate"|"ignored"|"need_items"|"session_conflict",
---               "order_id", "order_status"}
+--               "order_id", "order_status"}; an applied answer also carries "flags" and, after a sale,
+--               "stock": {sku: [on_hand, held]} of the order's tracked SKUs (for the owner's alerts)
 
 local now_ms = ARGV[1]
 local a = cjson.decode(ARGV[2])
@@ -51,9 +52,11 @@ local function count(outcome)
   end
 end
 
-local function answer(outcome, order_status)
+local function answer(outcome, order_status, extra)
   count(outcome)
-  return cjson.encode({status = outcome, order_id = a.order_id, order_status = order_status})
+  local out = extra or {}
+  out.status, out.order_id, out.order_status = outcome, a.order_id, order_status
+  return cjson.encode(out)
 end
 
 local function is_null(v)
@@ -119,6 +122,7 @@ elseif a.kind ~= 'dispute' and not from[a.kind][status] then
 end
 
 local items = decode_or_empty(order.items)
+local stock_after = {}
 local flags = decode_or_empty(order.flags)
 local oversold = decode_or_empty(order.oversold)
 local history = decode_or_empty(order.history)
@@ -195,6 +199,7 @@ local function commit_sale()
       local take = math.min(item.quantity, can_take)
       on_hand = on_hand - take
       redis.call('HSET', S.stock, item.sku, int(on_hand))
+      stock_after[item.sku] = {on_hand, held}
       ledger_add(now_ms, {chapter = item.chapter, sku = item.sku, reason = 'order_commit',
         delta = -take, on_hand = on_hand, held_delta = held_delta, held = held,
         ref = a.order_id, actor = 'stripe', note = a.event_id})
@@ -318,4 +323,8 @@ for field, value in pairs(updates) do
 end
 redis.call('HSET', K.order, unpack(fields))
 redis.call('SET', K.mark, a.order_id, 'EX', a.mark_ttl)
-return answer('applied', new_status)
+local extra = {flags = flags}
+if next(stock_after) then
+  extra.stock = stock_after
+end
+return answer('applied', new_status, extra)
