@@ -298,7 +298,27 @@ def ledger():
 @owner.get("/health")
 @owner_required
 def health_page():
-    return render_template("owner/health.html", report=health.run_checks(get_shop()))
+    with_stripe = request.args.get("stripe") == "1"
+    return render_template(
+        "owner/health.html", report=health.run_checks(get_shop(), stripe=with_stripe), with_stripe=with_stripe
+    )
+
+
+@owner.post("/reconcile")
+@owner_required
+def reconcile_page():
+    """Check Stripe for missed orders (and fulfil them when asked), through the webhook's own function."""
+    from shop import reconcile
+
+    window = request.form.get("since", "72h")
+    try:
+        seconds = reconcile.parse_window(window)
+    except ValueError as e:
+        raise BadRequest(str(e)) from None
+    result = reconcile.reconcile(get_shop(), seconds, apply=request.form.get("apply") == "1")
+    return render_template(
+        "owner/reconcile.html", result=result, window=window, applied=request.form.get("apply") == "1"
+    )
 
 
 @owner.errorhandler(ShopError)

@@ -105,3 +105,19 @@ def test_doctor_stripe_green(runner, stub, client, owner_headers, deliver):
     names = {c["name"]: c["level"] for c in report["checks"]}
     assert names["stripe_endpoint"] == "ok" and names["stripe_events"] == "ok"
     assert "stripe_mode" not in names
+
+
+def test_owner_mode_checks_stripe_for_missed_orders(client, stub, shop):
+    from tests.test_owner_mode import login
+
+    missed = paid_on_stripe(stub)
+    client.token = login(client)
+    listed = client.post("/owner/reconcile", data={"csrf_token": client.token, "since": "72h"})
+    assert listed.status_code == 200 and missed["id"] in listed.get_data(as_text=True)
+    assert shop.orders.search(missed["id"]) == []
+    done = client.post("/owner/reconcile", data={"csrf_token": client.token, "since": "72h", "apply": "1"})
+    assert "Applied 1" in done.get_data(as_text=True)
+    assert shop.orders.search(missed["id"])[0]["status"] == "paid"
+    stub.endpoint(PUBLIC + "/api/webhooks/stripe", ["checkout.session.completed"])
+    page = client.get("/owner/health?stripe=1").get_data(as_text=True)
+    assert "does not send: checkout.session.async_payment_succeeded" in page
