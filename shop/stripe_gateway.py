@@ -67,13 +67,13 @@ class StripeGateway:
                 f"Stripe could not be asked about {session_id}: {e.user_message or e}", retryable=_retryable(e)
             ) from e
 
-    def _list(self, service, params: dict, what: str) -> list[dict]:
-        """Every object of a Stripe list, following starting_after page by page."""
+    def _list(self, fetch, params: dict, what: str) -> list[dict]:
+        """Every object of a Stripe list (``fetch(params)`` gets one page), following starting_after."""
         found: list[dict] = []
         params = {**params, "limit": 100}
         try:
             while True:
-                page = service.list(params).to_dict()
+                page = fetch(params).to_dict()
                 data = page.get("data") or []
                 found.extend(data)
                 if not page.get("has_more") or not data:
@@ -87,7 +87,7 @@ class StripeGateway:
     def completed_sessions(self, created_gte: int) -> list[dict]:
         """Checkout Sessions completed since a time (unix seconds)."""
         return self._list(
-            self.client().v1.checkout.sessions,
+            self.client().v1.checkout.sessions.list,
             {"status": "complete", "created": {"gte": created_gte}},
             "Checkout Sessions",
         )
@@ -95,30 +95,22 @@ class StripeGateway:
     def undelivered_events(self, types: list[str], created_gte: int) -> list[dict]:
         """Events of these types that Stripe could not deliver to a webhook endpoint."""
         return self._list(
-            self.client().v1.events,
+            self.client().v1.events.list,
             {"types": types, "delivery_success": False, "created": {"gte": created_gte}},
             "events",
         )
 
     def webhook_endpoints(self) -> list[dict]:
-        return self._list(self.client().v1.webhook_endpoints, {}, "webhook endpoints")
+        return self._list(self.client().v1.webhook_endpoints.list, {}, "webhook endpoints")
 
     def session_line_items(self, session_id: str) -> list[dict]:
         """All line items of a Checkout Session, with price and product expanded."""
-        items: list[dict] = []
-        params: dict = {"limit": 100, "expand": ["data.price.product"]}
-        try:
-            while True:
-                page = self.client().v1.checkout.sessions.line_items.list(session_id, params).to_dict()
-                data = page.get("data") or []
-                items.extend(data)
-                if not page.get("has_more") or not data:
-                    return items
-                params = {**params, "starting_after": data[-1]["id"]}
-        except stripe.StripeError as e:
-            raise PaymentProviderError(
-                f"Stripe refused the line items of {session_id}: {e.user_message or e}", retryable=_retryable(e)
-            ) from e
+        line_items = self.client().v1.checkout.sessions.line_items
+        return self._list(
+            lambda params: line_items.list(session_id, params),
+            {"expand": ["data.price.product"]},
+            f"the line items of {session_id}",
+        )
 
 
 def _retryable(error: stripe.StripeError) -> bool:
