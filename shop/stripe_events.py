@@ -134,10 +134,11 @@ def session_action(event_type: str, session: dict, catalog: Catalog) -> dict:
     order_id = _our_order_id(metadata.get("order_id")) or _our_order_id(session.get("client_reference_id"))
     lines = parse_metadata_items(metadata.get("items"), catalog)
     customer = _dict(session.get("customer_details"))
+    derived = derived_order_id(session_id)
     return {
         "kind": kind,
-        "order_id": order_id or derived_order_id(session_id),
-        "derived_order_id": derived_order_id(session_id),
+        "order_id": order_id or derived,
+        "derived_order_id": derived,
         "session_id": session_id,
         "payment_intent": _id(session.get("payment_intent")),
         "items": catalog.order_items(lines) if lines else None,

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from shop.errors import BadRequest, NoScript, StoreError
-from shop.orders import STATUSES
 from shop.store import keys
 
 SCRIPTS = Path(__file__).parent / "scripts"
 EVENT_MARK_TTL = 35 * 86400  # Stripe retries for 3 days and keeps events for 30.
 _ORDER_MEMBER = re.compile(r"^\d{15}\|[A-Za-z0-9_-]{1,64}$")
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+# Fields of a webhook action the Python side keeps for itself (retry under the derived id, log text).
+_NOT_FOR_SCRIPT = frozenset(("derived_order_id", "reason"))
 
 
 class Script:
@@ -165,8 +166,7 @@ class Store:
 
     def apply_event(self, action: dict, now_ms: int, day: str) -> dict:
         """Apply one verified Stripe event to its order: one EVALSHA."""
-        action = {k: v for k, v in action.items() if v is not None}
-        action["statuses"] = STATUSES
+        action = {k: v for k, v in action.items() if v is not None and k not in _NOT_FOR_SCRIPT}
         action["mark_ttl"] = EVENT_MARK_TTL
         event_keys = [
             *keys.STOCK_KEYS,
@@ -180,7 +180,7 @@ class Store:
             keys.stats_day(day),
             keys.customer_orders((action.get("customer") or {}).get("email")),
             keys.ATTENTION,
-            *keys.status_indexes(),
+            *keys.STATUS_INDEXES,
         ]
         return self.run_json("apply_event", event_keys, [now_ms, json.dumps(action, separators=(",", ":"))])
 
@@ -245,9 +245,8 @@ class Store:
 
     def set_order_status(self, order_id: str, request: dict, now_ms: int) -> dict:
         request = {k: v for k, v in request.items() if v is not None}
-        request["statuses"] = STATUSES
         return self.run_json(
-            "order_status", [keys.order(order_id), *keys.status_indexes()], [now_ms, json.dumps(request)]
+            "order_status", [keys.order(order_id), *keys.STATUS_INDEXES], [now_ms, json.dumps(request)]
         )
 
     # -- owner mode ---------------------------------------------------------

@@ -71,9 +71,8 @@ def status_index(status: str) -> str:
     return key("orders", "status", status)
 
 
-def status_indexes() -> list[str]:
-    """One lex zset per status, in the order of ``STATUSES``."""
-    return [status_index(s) for s in STATUSES]
+# One lex zset per status, in the order of ``STATUSES``; each key ends in its status name.
+STATUS_INDEXES = tuple(status_index(s) for s in STATUSES)
 
 
 # The keys every stock-moving script gets first, in this order (see scripts/_prelude.lua).

@@ -96,3 +96,13 @@ local function chapter_rows(skus)
   end
   return rows
 end
+
+-- The status indexes among KEYS, from position `first` on: status name -> key.
+-- Each key ends in its status name ({shop}:orders:status:paid), so no list of names travels with the call.
+local function status_keys(first)
+  local by_status = {}
+  for i = first, #KEYS do
+    by_status[string.match(KEYS[i], '[^:]+$')] = KEYS[i]
+  end
+  return by_status
+end

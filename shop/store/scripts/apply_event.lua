@@ -12,7 +12,7 @@
 -- KEYS[13]    event counters of today (hash, expires after 8 days)
 -- KEYS[14]    orders of the session's customer email (lex zset; a placeholder key when no email)
 -- KEYS[15]    orders that need the owner's attention (lex zset: any flag set)
--- KEYS[16..]  one lex zset per status, in the order of a.statuses
+-- KEYS[16..]  one lex zset per status, each key ending in its status name
 -- ARGV[1]     now_ms
 -- ARGV[2]     JSON action (built by shop/stripe_events.py):
 --   kind            fulfil | await | fail | expire | refund | dispute | ignore
@@ -24,7 +24,7 @@
 --   amount_subtotal, amount_total, currency, customer {email, name}, shipping
 --   refund          {charge_refunded} (charge.refunded) or {refund_id, amount, counts} (refund.*)
 --   dispute         {id, status, reason, amount, closed}
---   statuses        status names matching KEYS[14..]; mark_ttl seconds
+--   mark_ttl        seconds the event mark lives
 -- Returns JSON {"status": "applied"|"duplicate"|"ignored"|"need_items"|"session_conflict",
 --               "order_id", "order_status"}; an applied answer also carries "flags" and, after a sale,
 --               "stock": {sku: [on_hand, held]} of the order's tracked SKUs (for the owner's alerts)
@@ -33,10 +33,7 @@ local now_ms = ARGV[1]
 local a = cjson.decode(ARGV[2])
 local K = {mark = KEYS[6], order = KEYS[7], sessions = KEYS[8], payments = KEYS[9], orders = KEYS[10],
   last = KEYS[11], total = KEYS[12], today = KEYS[13], email = KEYS[14], attention = KEYS[15]}
-local status_key = {}
-for i, status in ipairs(a.statuses) do
-  status_key[status] = KEYS[15 + i]
-end
+local status_key = status_keys(16)
 
 -- Counters and "last event" describe Stripe's deliveries; the success page and
 -- reconciliation (a.source) count under their own name and leave "last event" alone.

@@ -1,8 +1,8 @@
 -- order_status.lua: the owner moves an order on (shipped, delivered, needs_review -> paid).
 -- KEYS[1]     the order (hash)
--- KEYS[2..]   one lex zset per status, in the order of a.statuses
+-- KEYS[2..]   one lex zset per status, each key ending in its status name
 -- ARGV[1]     now_ms
--- ARGV[2]     JSON {"status", "allowed_from": [...], "tracking", "actor", "note", "statuses": [...]}
+-- ARGV[2]     JSON {"status", "allowed_from": [...], "tracking", "actor", "note"}
 -- Returns JSON {"ok": true} or {"error": "not_found"} or {"error": "not_allowed", "from": status}
 
 local now_ms = ARGV[1]
@@ -25,14 +25,11 @@ if not allowed then
 end
 
 local member = string.format('%015d|%s', tonumber(created_at), order_id)
-for i, s in ipairs(a.statuses) do
-  if s == status then
-    redis.call('ZREM', KEYS[1 + i], member)
-  end
-  if s == a.status then
-    redis.call('ZADD', KEYS[1 + i], 0, member)
-  end
+local status_key = status_keys(2)
+if status_key[status] then
+  redis.call('ZREM', status_key[status], member)
 end
+redis.call('ZADD', status_key[a.status], 0, member)
 
 local history = decode_or_empty(history_text)
 table.insert(history, {at = now_ms, status = a.status, actor = a.actor, note = a.note})
