@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hmac
 
+import orjson
 from flask import Blueprint, jsonify, request
 
 from api import get_shop
@@ -49,10 +50,14 @@ def challenge(response):
 
 
 def json_body() -> dict:
+    """The body as a JSON object, read strictly (RFC 8259): no NaN, no half surrogate pairs."""
     request.max_content_length = MAX_BODY
-    data = request.get_json(silent=True)
+    try:
+        data = orjson.loads(request.get_data(cache=False)) if request.is_json else None
+    except orjson.JSONDecodeError:
+        data = None
     if not isinstance(data, dict):
-        raise BadRequest("send a JSON object as the body, with Content-Type: application/json")
+        raise BadRequest("send a JSON object as the body (UTF-8, standard JSON), with Content-Type: application/json")
     return data
 
 

@@ -17,6 +17,7 @@ from shop.errors import BadRequest, PaymentProviderError
 log = logging.getLogger("shop.webhook")
 
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_:.-]{1,255}$")
+_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")  # checkout.session.completed, v2.core.event_destination.ping
 
 
 def check_envelope(event) -> dict:
@@ -26,8 +27,8 @@ def check_envelope(event) -> dict:
     event_id, event_type = event.get("id"), event.get("type")
     if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
         raise BadRequest("the event has no usable id (evt_...); send the event exactly as Stripe signed it")
-    if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
-        raise BadRequest("the event has no type; send the event exactly as Stripe signed it")
+    if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
+        raise BadRequest("the event has no usable type; send the event exactly as Stripe signed it")
     return event
 
 

@@ -31,7 +31,8 @@ _ITEM = re.compile(r"^(?P<sku>[^*]+?)\s*(?:\*\s*(?P<qty>\d{1,4}))?$")
 
 def _text(value: Any, limit: int = _TEXT_LIMIT) -> str | None:
     if isinstance(value, str) and value.strip():
-        return value.strip()[:limit]
+        # JSON may carry half of a surrogate pair ("\ud83d"), which no store can keep: it becomes "?".
+        return value.strip()[:limit].encode("utf-8", "replace").decode()
     return None
 
 

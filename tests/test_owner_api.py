@@ -156,6 +156,16 @@ def test_bodies_that_are_not_json_objects(client, owner_headers):
     assert huge.status_code == 413 and huge.get_json()["error"]
 
 
+def test_bodies_that_only_lenient_json_reads_are_400(client, owner_headers, redis_client):
+    """Half a surrogate pair or a NaN cannot be kept as text or stock: refused before the store sees it."""
+    path = "/api/owner/stock/chapter-i/initialize"
+    headers = {**owner_headers, "Content-Type": "application/json"}
+    for body in ('{"stock": {"balm-tee/M": 1}, "note": "restock \\ud800"}', '{"stock": {"balm-tee/M": NaN}}'):
+        response = client.post(path, data=body, headers=headers)
+        assert response.status_code == 400 and "standard JSON" in response.get_json()["error"]
+    assert redis_client.dbsize() == 0
+
+
 def test_set_below_held_floors_available_at_zero(client, owner_headers, shop):
     shop.inventory.initialize("chapter-i", {"tide-tote/OS": 5})
     shop.store.checkout_hold(

@@ -231,6 +231,29 @@ def test_completed_paid_session_becomes_an_order_and_takes_stock(deliver, shop, 
     ]
 
 
+def test_numbers_beyond_64_bits_do_not_turn_a_signed_event_away(deliver, shop, stocked, client, owner_headers):
+    """JSON has no integer limit; an amount no payment can have is left out, the sale still counts."""
+    session = checkout_session(items="balm-tee/M", amount_total=10**30)
+    session["metadata"]["note"] = -(2**70)
+    answer = deliver(event("checkout.session.completed", session)).get_json()
+    assert answer["status"] == "applied"
+    assert on_hand(shop, "balm-tee/M") == 4
+    order = client.get(f"/api/owner/orders/{answer['order_id']}", headers=owner_headers).get_json()
+    assert order["amount_total"] == order["amount_expected"] == 4500
+
+
+def test_what_only_lenient_json_reads_still_makes_an_order(client, shop, stocked, owner_headers):
+    """Half an emoji in the customer's name and a NaN the shop never reads: the sale counts, the text is kept."""
+    session = checkout_session(items="balm-tee/M", name="Ada \ud83d Lovelace")
+    body = json.dumps(event("checkout.session.completed", session)).replace('"livemode": false', '"livemode": NaN')
+    assert "\\ud83d" in body and "NaN" in body
+    answer = client.post(URL, data=body, headers={"Stripe-Signature": sign(body)}).get_json()
+    assert answer["status"] == "applied"
+    assert on_hand(shop, "balm-tee/M") == 4
+    order = client.get(f"/api/owner/orders/{answer['order_id']}", headers=owner_headers).get_json()
+    assert order["customer"]["name"] == "Ada ? Lovelace"
+
+
 def test_same_event_twice_is_duplicate(deliver, shop, stocked, redis_client):
     evt = completed()
     assert deliver(evt).get_json()["status"] == "applied"

@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import re
 import threading
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from shop.errors import BadRequest, NoScript, StoreError
 from shop.store import keys
@@ -50,6 +51,11 @@ _SCRIPT_NAMES = (
     "rate_limit",
     "order_restock",
 )
+
+
+def dumps(value: Any) -> str:
+    """JSON text for the store (orjson: the webhook encodes its action on every event)."""
+    return orjson.dumps(value).decode()
 
 
 def encode_cursor(position: str) -> str:
@@ -114,7 +120,7 @@ class Store:
             return self.backend.evalsha(script.sha, keys_, args)
 
     def run_json(self, name: str, keys_: list[str], args: list[Any]) -> Any:
-        return json.loads(self.run(name, keys_, args))
+        return orjson.loads(self.run(name, keys_, args))
 
     # -- health -----------------------------------------------------------
 
@@ -133,10 +139,10 @@ class Store:
     # -- stock ------------------------------------------------------------
 
     def read_stock(self, chapters: list[tuple[str, list[str]]], now_ms: int) -> list:
-        return self.run_json("stock_read", keys.STOCK_KEYS, [now_ms, json.dumps(chapters)])
+        return self.run_json("stock_read", keys.STOCK_KEYS, [now_ms, dumps(chapters)])
 
     def change_stock(self, request: dict, now_ms: int) -> dict:
-        return self.run_json("stock_change", keys.STOCK_KEYS, [now_ms, json.dumps(request)])
+        return self.run_json("stock_change", keys.STOCK_KEYS, [now_ms, dumps(request)])
 
     def ledger_page(
         self, *, sku: str | None, reason: str | None, limit: int, cursor: str | None
@@ -147,7 +153,7 @@ class Store:
             query["sku"] = sku
         if reason:
             query["reason"] = reason
-        page = self.run_json("ledger_page", [keys.LEDGER], [json.dumps(query)])
+        page = self.run_json("ledger_page", [keys.LEDGER], [dumps(query)])
         entries = [(entry_id, as_dict(fields)) for entry_id, fields in page["entries"] or []]
         return entries, encode_cursor(page["next"]) if page["next"] else None
 
@@ -182,7 +188,7 @@ class Store:
             keys.ATTENTION,
             *keys.STATUS_INDEXES,
         ]
-        return self.run_json("apply_event", event_keys, [now_ms, json.dumps(action, separators=(",", ":"))])
+        return self.run_json("apply_event", event_keys, [now_ms, dumps(action)])
 
     def checkout_hold(self, request: dict, idempotency_key: str | None, now_ms: int) -> dict:
         """Hold every line and store the pending order, or hold nothing (one EVALSHA)."""
@@ -194,11 +200,11 @@ class Store:
             keys.status_index("pending"),
             keys.idempotency(idempotency_key),
         ]
-        return self.run_json("checkout_hold", hold_keys, [now_ms, json.dumps(request)])
+        return self.run_json("checkout_hold", hold_keys, [now_ms, dumps(request)])
 
     def checkout_attach(self, order_id: str, session_id: str, checkout_url: str) -> dict:
         request = {"order_id": order_id, "session_id": session_id, "checkout_url": checkout_url}
-        return self.run_json("checkout_attach", [keys.order(order_id), keys.SESSION_ORDERS], [json.dumps(request)])
+        return self.run_json("checkout_attach", [keys.order(order_id), keys.SESSION_ORDERS], [dumps(request)])
 
     def checkout_release(
         self, order_id: str, *, actor: str, note: str, idempotency_key: str | None, now_ms: int
@@ -211,7 +217,7 @@ class Store:
             keys.idempotency(idempotency_key),
         ]
         request = {"order_id": order_id, "actor": actor, "note": note}
-        return self.run_json("checkout_release", release_keys, [now_ms, json.dumps(request)])
+        return self.run_json("checkout_release", release_keys, [now_ms, dumps(request)])
 
     def order_for_payment(self, payment_intent: str) -> str | None:
         return self.backend.call("HGET", keys.PAYMENT_ORDERS, payment_intent)
@@ -245,20 +251,18 @@ class Store:
 
     def set_order_status(self, order_id: str, request: dict, now_ms: int) -> dict:
         request = {k: v for k, v in request.items() if v is not None}
-        return self.run_json(
-            "order_status", [keys.order(order_id), *keys.STATUS_INDEXES], [now_ms, json.dumps(request)]
-        )
+        return self.run_json("order_status", [keys.order(order_id), *keys.STATUS_INDEXES], [now_ms, dumps(request)])
 
     # -- owner mode ---------------------------------------------------------
 
     def hit_rate_limit(self, bucket: str, limit: int, window_seconds: int) -> tuple[bool, int]:
         """Count one attempt; (allowed, seconds until the window ends)."""
-        allowed, wait = json.loads(self.run("rate_limit", [keys.rate_limit(bucket)], [limit, window_seconds]))
+        allowed, wait = orjson.loads(self.run("rate_limit", [keys.rate_limit(bucket)], [limit, window_seconds]))
         return bool(allowed), int(wait)
 
     def count_rejected(self, day: str, reason: str, now_ms: int) -> int:
         """One more delivery refused for its signature (for health and alerts): one round trip, bounded keys."""
-        record = json.dumps({"at": now_ms, "error": reason[:300]})
+        record = dumps({"at": now_ms, "error": reason[:300]})
         answers = self.backend.pipeline(
             [
                 ("HINCRBY", keys.stats_day(day), "signature|rejected", 1),
@@ -270,7 +274,7 @@ class Store:
         return int(answers[0])
 
     def recent_webhook_errors(self, count: int) -> list[dict]:
-        return [json.loads(r) for r in self.backend.call("LRANGE", keys.WEBHOOK_ERRORS, 0, count - 1) or []]
+        return [orjson.loads(r) for r in self.backend.call("LRANGE", keys.WEBHOOK_ERRORS, 0, count - 1) or []]
 
     def alert_acks(self) -> dict:
         return as_dict(self.backend.call("HGETALL", keys.ALERT_ACKS))
@@ -279,23 +283,21 @@ class Store:
         self.backend.call("HSET", keys.ALERT_ACKS, alert_id, now_ms)
 
     def restock_order(self, order_id: str, request: dict, now_ms: int) -> dict:
-        return self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)], [now_ms, json.dumps(request)])
+        return self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)], [now_ms, dumps(request)])
 
     def save_stock_verification(self, result: dict) -> None:
-        self.backend.call("SET", keys.STOCK_VERIFIED, json.dumps(result))
+        self.backend.call("SET", keys.STOCK_VERIFIED, dumps(result))
 
     def last_stock_verification(self) -> dict | None:
         text = self.backend.call("GET", keys.STOCK_VERIFIED)
-        return json.loads(text) if text else None
+        return orjson.loads(text) if text else None
 
     def event_seen(self, event_id: str) -> bool:
         """Whether an event was applied (its mark lives 35 days)."""
         return bool(self.backend.call("EXISTS", keys.event(event_id)))
 
     def record_alert_failure(self, failure: dict) -> None:
-        self.backend.pipeline(
-            [("LPUSH", keys.ALERT_FAILURES, json.dumps(failure)), ("LTRIM", keys.ALERT_FAILURES, 0, 19)]
-        )
+        self.backend.pipeline([("LPUSH", keys.ALERT_FAILURES, dumps(failure)), ("LTRIM", keys.ALERT_FAILURES, 0, 19)])
 
     def alert_failures(self, count: int = 5) -> list[dict]:
-        return [json.loads(r) for r in self.backend.call("LRANGE", keys.ALERT_FAILURES, 0, count - 1) or []]
+        return [orjson.loads(r) for r in self.backend.call("LRANGE", keys.ALERT_FAILURES, 0, count - 1) or []]
