@@ -2,10 +2,13 @@
 
 Starts its own redis-server and the app under gunicorn (production settings),
 drives POST /api/webhooks/stripe with signed, distinct checkout.session.completed
-events (10 % duplicates) using wrk (a separate process), measures the trivial
-route of the same gunicorn at the same concurrency, counts Redis commands per
-event, times the owner's orders page with 1k / 100k / 1M orders, profiles a
-worker with py-spy, and appends the results to bench/results.md.
+events (10 % duplicates) using wrk (a separate process), and at the same
+concurrency the trivial route, a one-round-trip route and the bare handler of
+the same gunicorn (bench/bench_app.py). The routes take turns in short slices,
+in alternating order, so a slow moment of the machine falls on all of them.
+Also: server CPU per request, Redis commands per event, the owner's orders page
+with 1k / 100k / 1M orders, a py-spy profile of a worker; the results are
+appended to bench/results.md.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import psutil  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
 
@@ -35,10 +39,18 @@ from tests.order_fill import fill_orders  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 from tests.stripe_factory import WEBHOOK_SECRET, checkout_session, event, sign  # noqa: E402
 
-LEVELS = [1, 4, 16, 32]
-SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+# BENCH_LEVELS / BENCH_ORDERS shorten a run while trying something; `make bench` runs them all.
+LEVELS = [int(n) for n in os.environ.get("BENCH_LEVELS", "1,4,16,32").split(",")]
+SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))  # per route and level, split into SLICES turns
+SLICES = 4
+ROUTES = {
+    "webhook": "/api/webhooks/stripe",
+    "bare": "/__bench/bare",
+    "round trip": "/__bench/round-trip",
+    "trivial": "/__bench/ok",
+}
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
-ORDER_COUNTS = [1_000, 100_000, 1_000_000]
+ORDER_COUNTS = [int(n) for n in os.environ.get("BENCH_ORDERS", "1000,100000,1000000").split(",")]
 OWNER = "bench-owner"
 RESULTS = ROOT / "bench" / "results.md"
 
@@ -66,9 +78,9 @@ def bodies_file(count: int, duplicate_share: float = 0.1) -> str:
     return handle.name
 
 
-def run_wrk(wrk: str, url: str, connections: int, bodies: str, seconds: int = SECONDS) -> dict:
+def run_wrk(wrk: str, url: str, connections: int, bodies: str, seconds: int = SECONDS, offset: int = 0) -> dict:
     threads = min(connections, 2)
-    env = {**os.environ, "BENCH_BODIES": bodies, "BENCH_THREADS": str(threads)}
+    env = {**os.environ, "BENCH_BODIES": bodies, "BENCH_THREADS": str(threads), "BENCH_OFFSET": str(offset)}
     out = subprocess.run(
         [
             wrk,
@@ -92,6 +104,86 @@ def run_wrk(wrk: str, url: str, connections: int, bodies: str, seconds: int = SE
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     summary["rps"] = summary["requests"] / (summary["duration_us"] / 1e6)
     return summary
+
+
+class ServerCpu:
+    """CPU seconds (user + system) of gunicorn (master and workers) and of redis-server, not of wrk."""
+
+    def __init__(self, live: LiveServer, redis_server: RedisServer):
+        self.app = [psutil.Process(pid) for pid in (live.process.pid, *live.worker_pids())]
+        self.redis = psutil.Process(redis_server.process.pid)
+
+    def __call__(self) -> tuple[float, float]:
+        return sum(sum(p.cpu_times()[:2]) for p in self.app), sum(self.redis.cpu_times()[:2])
+
+
+def measure_level(wrk: str, live: LiveServer, client: redis.Redis, cpu: ServerCpu, level: int) -> dict:
+    """Every route at one concurrency, in SLICES turns of alternating order; totals per route."""
+    totals = {
+        name: {"requests": 0, "seconds": 0.0, "errors": 0, "app": 0.0, "redis": 0.0, "slices": []} for name in ROUTES
+    }
+    commands: Counter = Counter()
+    bodies = {name: bodies_file(12_000 if level == 1 else 24_000) for name in ROUTES}
+    seconds = max(1, SECONDS // SLICES)
+    try:
+        for turn in range(SLICES):
+            for name in list(ROUTES) if turn % 2 == 0 else list(reversed(ROUTES)):
+                before_calls = command_calls(client) if name == "webhook" else None
+                app_before, redis_before = cpu()
+                result = run_wrk(wrk, live.url + ROUTES[name], level, bodies[name], seconds, totals[name]["requests"])
+                app_after, redis_after = cpu()
+                if before_calls is not None:
+                    commands += command_calls(client) - before_calls
+                total = totals[name]
+                total["requests"] += result["requests"]
+                total["seconds"] += result["duration_us"] / 1e6
+                total["errors"] += result["non2xx"] + result["socket_errors"]
+                total["app"] += app_after - app_before
+                total["redis"] += redis_after - redis_before
+                total["slices"].append(result)
+    finally:
+        for path in bodies.values():
+            os.unlink(path)
+    for total in totals.values():
+        n = max(1, total["requests"])
+        total["rps"] = total["requests"] / total["seconds"]
+        total.update(merged_percentiles(total["slices"]))
+        total["cpu_us"] = (total["app"] + total["redis"]) * 1e6 / n
+    events = max(1, totals["webhook"]["requests"])
+    totals["commands_per_event"] = sum(v for k, v in commands.items() if k != "info") / events
+    totals["evalsha_per_event"] = commands["evalsha"] / events
+    return totals
+
+
+def merged_percentiles(turns: list[dict]) -> dict:
+    """p50 / p95 / p99 of all turns together: each turn's 1000 quantiles weighted by its requests."""
+    points = sorted((q, r["requests"] / 1000) for r in turns for q in r["quantiles"])
+    total = sum(weight for _, weight in points)
+    found, seen = {}, 0.0
+    for value, weight in points:
+        seen += weight
+        for name, share in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99)):
+            if name not in found and seen >= share * total:
+                found[name] = value
+    return found
+
+
+HEADER = (
+    "conns | webhook ev/s  p50 ms  p95 ms  p99 ms errors | trivial rq/s  p50 ms  p99 ms | ratio | "
+    "bare  1 RT | cpu us/req hook triv | cmds/ev EVALSHA/ev"
+)
+
+
+def row_line(level: int, t: dict) -> str:
+    hook, trivial = t["webhook"], t["trivial"]
+    return (
+        f"{level:>5} | {hook['rps']:>12.0f} {hook['p50'] / 1000:>7.2f} {hook['p95'] / 1000:>7.2f} "
+        f"{hook['p99'] / 1000:>7.2f} {hook['errors']:>6} | {trivial['rps']:>12.0f} {trivial['p50'] / 1000:>7.2f} "
+        f"{trivial['p99'] / 1000:>7.2f} | {hook['rps'] / trivial['rps']:>5.0%} | "
+        f"{t['bare']['rps'] / trivial['rps']:>4.0%} {t['round trip']['rps'] / trivial['rps']:>5.0%} | "
+        f"{hook['cpu_us']:>15.0f} {trivial['cpu_us']:>4.0f} | {t['commands_per_event']:>7.1f} "
+        f"{t['evalsha_per_event']:>10.2f}"
+    )
 
 
 def command_calls(client: redis.Redis) -> Counter:
@@ -155,17 +247,19 @@ def classify(frames: list[str]) -> str:
         if "select" in frame and "gunicorn" in frame or "wait_for" in frame or "sleep" in frame:
             return "idle (waiting for a request)"
         if "redis/" in frame or "redis\\" in frame:
-            return "Redis round trip (redis-py + socket)"
+            return "Redis round trip (redis-py, sending the command and reading the answer)"
         if "stripe/" in frame:
             return "signature check (stripe.WebhookSignature)"
         if "json/" in frame:
-            return "JSON (json.loads / json.dumps)"
-        if re.search(r"/(shop|api)/", frame):
+            return "JSON (Python's json; orjson runs in C and counts as our code)"
+        if re.search(r"[( /](shop|api)/", frame):
             return "our code (shop/, api/)"
         if "werkzeug/" in frame or "flask/" in frame:
             return "framework (Flask, Werkzeug)"
+        if "gunicorn/util.py" in frame and ("write" in frame or "close" in frame):
+            return "framework (gunicorn: sending the answer, closing the connection)"
         if "gunicorn/" in frame:
-            return "framework (gunicorn)"
+            return "framework (gunicorn: accepting, reading and parsing the request)"
     return "other"
 
 
@@ -196,7 +290,7 @@ def main() -> None:
     live.args[live.args.index("app:app")] = "bench.bench_app:app"
     live.start()
     owner = {"Authorization": f"Bearer {OWNER}"}
-    rows, lines = [], []
+    lines = []
     try:
         requests.post(
             live.url + "/api/owner/stock/chapter-i/initialize",
@@ -205,35 +299,11 @@ def main() -> None:
             timeout=10,
         ).raise_for_status()
         print(f"machine: {machine()}")
-        print(
-            f"{'conns':>5} | {'webhook ev/s':>12} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} | "
-            f"{'trivial rq/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5} | {'cmds/ev':>7} {'EVALSHA/ev':>10}"
-        )
+        cpu = ServerCpu(live, redis_server)
+        print(HEADER)
         for level in LEVELS:
-            bodies = bodies_file(20_000 if level > 1 else 6_000)
-            before = command_calls(client)
-            hook = run_wrk(wrk, live.url + "/api/webhooks/stripe", level, bodies)
-            delta = command_calls(client) - before
-            trivial = run_wrk(wrk, live.url + "/__bench/ok", level, bodies)
-            os.unlink(bodies)
-            events = hook["requests"]
-            ours = sum(v for k, v in delta.items() if k not in ("info",))
-            row = {
-                "level": level,
-                "hook": hook,
-                "trivial": trivial,
-                "ratio": hook["rps"] / trivial["rps"],
-                "commands_per_event": ours / events,
-                "evalsha_per_event": delta["evalsha"] / events,
-            }
-            rows.append(row)
-            line = (
-                f"{level:>5} | {hook['rps']:>12.0f} {hook['p50'] / 1000:>7.2f} {hook['p95'] / 1000:>7.2f} "
-                f"{hook['p99'] / 1000:>7.2f} {hook['non2xx'] + hook['socket_errors']:>6} | {trivial['rps']:>12.0f} "
-                f"{trivial['p50'] / 1000:>7.2f} {trivial['p99'] / 1000:>7.2f} | {row['ratio']:>5.0%} | "
-                f"{row['commands_per_event']:>7.1f} {row['evalsha_per_event']:>10.2f}"
-            )
-            print(line)
+            line = row_line(level, measure_level(wrk, live, client, cpu, level))
+            print(line, flush=True)
             lines.append(line)
 
         bodies = bodies_file(20_000)
@@ -258,22 +328,26 @@ def main() -> None:
     finally:
         live.stop()
         redis_server.stop()
-    write_results(rows, lines, shares, pages)
+    write_results(lines, shares, pages)
 
 
-def write_results(rows, lines, shares, pages) -> None:
+def write_results(lines, shares, pages) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = [
         f"\n## {stamp}\n",
-        f"Machine: {machine()}. Each level runs {SECONDS} s of wrk (a separate process) "
-        "against the same gunicorn; the trivial route is `POST /__bench/ok` of bench/bench_app.py.\n",
+        f"Machine: {machine()}. wrk (a separate process) drives each route for {SECONDS} s per level, in "
+        f"{SLICES} turns of alternating order, against the same gunicorn.\n",
         "```",
-        "conns | webhook ev/s  p50 ms  p95 ms  p99 ms errors | trivial rq/s  p50 ms  p99 ms | ratio | cmds/ev EVALSHA/ev",
+        HEADER,
         *lines,
         "```",
         "",
-        "cmds/ev: every Redis command per event from INFO commandstats deltas, including those the script runs "
-        "inside Redis; EVALSHA/ev: round trips from the app per event (duplicates included).",
+        "ratio: webhook ev/s over trivial rq/s (`POST /__bench/ok`). bare: the bare handler (signature, "
+        "json.loads, one one-key EVALSHA) over trivial; 1 RT: read the body and one PING over trivial; all "
+        "bench/bench_app.py, same bodies, same gunicorn. Latency percentiles are over all turns together. "
+        "cpu us/req: gunicorn (master and workers) plus redis-server CPU per request, not wrk's. cmds/ev: every "
+        "Redis command per event from INFO commandstats deltas, including those the script runs inside Redis; "
+        "EVALSHA/ev: round trips from the app per event (duplicates included).",
         "",
         "Where a worker's time goes (py-spy, 16 connections):",
         "",

@@ -18,7 +18,8 @@ function setup(thread)
   thread:set("id", counter)
 end
 
-local i = 0
+-- BENCH_OFFSET: deliveries an earlier turn already sent, so a new turn goes on with fresh events.
+local i = math.floor(tonumber(os.getenv("BENCH_OFFSET") or "0") / threads_total)
 function request()
   local d = deliveries[(i * threads_total + id - 1) % #deliveries + 1]
   i = i + 1
@@ -27,9 +28,14 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
+  -- 1000 quantiles (0.1 % steps), so turns can be merged into one distribution.
+  local quantiles = {}
+  for q = 1, 1000 do
+    quantiles[q] = latency:percentile(q / 10)
+  end
   io.write(string.format(
     '{"requests": %d, "duration_us": %d, "p50": %d, "p95": %d, "p99": %d, "max": %d, "non2xx": %d, ' ..
-    '"socket_errors": %d}\n',
+    '"socket_errors": %d, "quantiles": [%s]}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(95), latency:percentile(99),
-    latency.max, e.status, e.connect + e.read + e.write + e.timeout))
+    latency.max, e.status, e.connect + e.read + e.write + e.timeout, table.concat(quantiles, ",")))
 end
