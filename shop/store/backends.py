@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,46 +28,53 @@ _READ_ONLY_HINT = (
 )
 
 
+# Faults that pass: a failover, a cluster resharding, a server loading its data or out of memory.
+_TRANSIENT = ("CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOADING", "BUSY", "OOM")
+_TRY_AGAIN = "try again in a moment; Stripe will retry its webhook deliveries by itself"
+
+
 def _classify(error: Exception) -> Exception:
     text = str(error)
     if text.startswith("NOSCRIPT") or "No matching script" in text:
         return NoScript(text)
     if any(word in text for word in _REFUSED):
         return StoreMisconfigured(_READ_ONLY_HINT.format(error=text))
+    if text.startswith(_TRANSIENT):
+        return StoreUnavailable(f"the store cannot serve us right now ({text}); {_TRY_AGAIN}")
     return StoreError(f"the store rejected a command: {text}")
 
 
 class RedisBackend:
-    """redis-py over TCP: ``redis://``, ``rediss://`` (Upstash TCP, Redis, Redis Cluster)."""
+    """redis-py over TCP: ``redis://``, ``rediss://`` (Upstash TCP, Redis, Redis Cluster).
+
+    Built from a URL, the client is made on first use, inside the error mapping: a server that is
+    down, or refuses the password, when a worker starts answers 503 and is asked again on the
+    next request, and whether it is a cluster node is decided only once it has answered.
+    """
 
     kind = "redis"
 
-    def __init__(self, client: redis.Redis | Any, description: str):
-        self.client = client
+    def __init__(self, client: redis.Redis | Any | None, description: str, connect=None):
+        self._client = client
+        self._connect = connect
+        self._connect_lock = threading.Lock()
         self.description = description
-        if getattr(client, "connection", None) is not None:
-            # A forked child must not talk on its parent's socket: it falls back to the pool,
-            # which opens connections of its own after a fork.
+        if connect is not None:
+            # A forked child must not talk on its parent's socket: it connects again on first use.
             backend = weakref.ref(self)
-            os.register_at_fork(after_in_child=lambda: _drop_dedicated_connection(backend()))
+            os.register_at_fork(after_in_child=lambda: _forget_client(backend()))
 
     @classmethod
     def from_url(cls, url: str) -> RedisBackend:
-        options = dict(decode_responses=True, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
-        probe = redis.Redis.from_url(url, **options)
-        if _is_cluster(probe):
-            from redis.cluster import RedisCluster
+        return cls(None, _redact(url), connect=lambda: _connect(url))
 
-            return cls(RedisCluster.from_url(url, **options), _redact(url))
-        # A worker serves one request at a time, so it keeps one connection of its own: every
-        # command skips the pool's checkout checks (two getpid and a poll per command, see
-        # bench/results.md). Threads still share it safely: redis-py locks it per command.
-        try:
-            client = redis.Redis.from_url(url, single_connection_client=True, **options)
-        except redis.exceptions.RedisError:
-            return cls(probe, _redact(url))  # unreachable now: the pool connects on the next command
-        probe.close()
-        return cls(client, _redact(url))
+    @property
+    def client(self) -> redis.Redis | Any:
+        if self._client is None:
+            with self._connect_lock:
+                if self._client is None:
+                    self._client = self._connect()
+        return self._client
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -74,14 +82,16 @@ class RedisBackend:
             yield
         except redis.exceptions.NoScriptError as e:
             raise NoScript(str(e)) from e
+        except (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError) as e:
+            raise StoreMisconfigured(_READ_ONLY_HINT.format(error=e)) from e
         except (
             redis.exceptions.ConnectionError,
             redis.exceptions.TimeoutError,
-            redis.exceptions.BusyLoadingError,
+            redis.exceptions.RedisClusterException,  # no cluster node reachable, a slot not covered
         ) as e:
-            raise StoreUnavailable(f"the store is unreachable ({e}); Stripe will retry the event") from e
-        except redis.exceptions.AuthenticationError as e:
-            raise StoreMisconfigured(_READ_ONLY_HINT.format(error=e)) from e
+            raise StoreUnavailable(f"the store is unreachable ({e}); {_TRY_AGAIN}") from e
+        except (redis.exceptions.ClusterError, redis.exceptions.TryAgainError) as e:  # CLUSTERDOWN, a resharding
+            raise StoreUnavailable(f"the store cannot serve us right now ({e}); {_TRY_AGAIN}") from e
         except redis.exceptions.RedisError as e:
             raise _classify(e) from e
 
@@ -107,17 +117,31 @@ class RedisBackend:
             return pipe.execute()
 
 
-def _drop_dedicated_connection(backend: RedisBackend | None) -> None:
+def _forget_client(backend: RedisBackend | None) -> None:
     if backend is not None:
-        backend.client.connection = None
+        backend._client = None
 
 
-def _is_cluster(client: redis.Redis) -> bool:
-    """Ask the server whether it is a cluster node; unreachable means "not now", not "no"."""
+def _connect(url: str) -> redis.Redis | Any:
+    """One connection of the worker's own, or a cluster client when the server is a cluster node.
+
+    A worker serves one request at a time, so a dedicated connection spares every command the
+    pool's checkout (two getpid and a poll, see bench/results.md); threads still share it safely,
+    redis-py locks it per command.
+    """
+    options = dict(decode_responses=True, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
+    client = redis.Redis.from_url(url, single_connection_client=True, **options)  # connects now
     try:
-        return client.info("cluster").get("cluster_enabled") == 1
-    except redis.exceptions.RedisError:
-        return False
+        cluster = client.info("cluster").get("cluster_enabled") == 1
+    except BaseException:
+        client.close()
+        raise
+    if not cluster:
+        return client
+    client.close()
+    from redis.cluster import RedisCluster
+
+    return RedisCluster.from_url(url, **options)
 
 
 def _redact(url: str) -> str:
@@ -176,7 +200,7 @@ class UpstashBackend:
             raise _classify(e) from e
         except (httpx.HTTPError, ValueError) as e:
             # ValueError: the answer was not JSON (a proxy's error page, a 5xx).
-            raise StoreUnavailable(f"the Upstash REST store is unreachable ({e}); Stripe will retry the event") from e
+            raise StoreUnavailable(f"the Upstash REST store is unreachable ({e}); {_TRY_AGAIN}") from e
 
     def evalsha(self, sha: str, keys: list[str], args: list[Any]) -> Any:
         with self._errors():
