@@ -65,7 +65,8 @@ def limit_arg(default: int, maximum: int) -> int:
     raw = request.args.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # ASCII digits only, and few of them: int() refuses "²" and more than 4300 digits with a ValueError.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= maximum:
         raise BadRequest(f"limit must be a whole number from 1 to {maximum}")
     return int(raw)
 
