@@ -15,6 +15,7 @@ from shop.errors import BadRequest, NotConfigured, ShopError
 owner_api = Blueprint("owner_api", __name__, url_prefix="/api/owner")
 
 MAX_BODY = 64 * 1024
+STOCK_ACTIONS = ("initialize", "set", "adjust")
 
 
 class Unauthorized(ShopError):
@@ -88,7 +89,7 @@ def stock():
 @owner_token_required
 def change_stock(chapter: str, action: str):
     inventory = get_shop().inventory
-    if action not in ("initialize", "set", "adjust"):
+    if action not in STOCK_ACTIONS:
         raise BadRequest(f"unknown stock action {action!r}; use initialize, set or adjust")
     inventory.chapter(chapter)  # 404 for an unknown chapter before reading the body
     body = json_body()
