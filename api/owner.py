@@ -15,6 +15,7 @@ from shop.errors import BadRequest, NotConfigured, ShopError
 owner_api = Blueprint("owner_api", __name__, url_prefix="/api/owner")
 
 MAX_BODY = 64 * 1024
+STOCK_ACTIONS = ("initialize", "set", "adjust")
 
 
 class Unauthorized(ShopError):
@@ -65,7 +66,8 @@ def limit_arg(default: int, maximum: int) -> int:
     raw = request.args.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # ASCII digits only, and few of them: int() refuses "²" and more than 4300 digits with a ValueError.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= maximum:
         raise BadRequest(f"limit must be a whole number from 1 to {maximum}")
     return int(raw)
 
@@ -87,7 +89,7 @@ def stock():
 @owner_token_required
 def change_stock(chapter: str, action: str):
     inventory = get_shop().inventory
-    if action not in ("initialize", "set", "adjust"):
+    if action not in STOCK_ACTIONS:
         raise BadRequest(f"unknown stock action {action!r}; use initialize, set or adjust")
     inventory.chapter(chapter)  # 404 for an unknown chapter before reading the body
     body = json_body()

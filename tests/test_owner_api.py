@@ -222,7 +222,19 @@ def test_orders_newest_first_with_cursor(client, owner_headers, shop, paid):
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=201", "limit=abc", "limit=-1", "status=lost", "cursor=xyz", "cursor=", "status="]
+    "query",
+    [
+        "limit=0",
+        "limit=201",
+        "limit=abc",
+        "limit=-1",
+        "limit=%C2%B2",  # a superscript two: str.isdigit() says yes, int() says no
+        pytest.param("limit=" + "9" * 5000, id="limit=5000-digits"),  # beyond the digits int() converts
+        "status=lost",
+        "cursor=xyz",
+        "cursor=",
+        "status=",
+    ],
 )
 def test_bad_order_queries_are_400(client, owner_headers, query):
     response = client.get(f"/api/owner/orders?{query}", headers=owner_headers)
@@ -316,7 +328,19 @@ def test_ledger_filters_pages_and_replays(client, owner_headers, shop, paid):
     assert len(commits) == 5 and all(e["actor"] == "stripe" for e in commits)
 
 
-@pytest.mark.parametrize("query", ["sku=nope/M", "reason=stolen", "limit=501", "limit=0", "cursor=!!", "sku="])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sku=nope/M",
+        "reason=stolen",
+        "limit=501",
+        "limit=0",
+        "limit=%D9%A1",  # an Arabic-Indic one: a digit to int(), but not what the API documents
+        pytest.param("limit=" + "1" * 5000, id="limit=5000-digits"),
+        "cursor=!!",
+        "sku=",
+    ],
+)
 def test_bad_ledger_queries_are_400(client, owner_headers, query):
     assert client.get(f"/api/owner/ledger?{query}", headers=owner_headers).status_code == 400
 
