@@ -89,6 +89,8 @@ def order_json(record: dict) -> dict:
     customer = decoded["customer"] or {}
     for event in decoded["history"]:
         event["at"] = iso(event.get("at"))
+    for item in decoded["items"]:
+        item.setdefault("stock_tracked", False)  # orders stored before every item carried it
     expected = amounts["amount_expected"]
     if expected is None:
         expected = sum(i.get("unit_amount", 0) * i.get("quantity", 0) for i in decoded["items"]) or None

@@ -282,11 +282,14 @@ def test_unpaid_completed_awaits_payment_then_async_success_fulfils(deliver, sho
     r1 = deliver(event("checkout.session.completed", session)).get_json()
     assert r1["status"] == "applied" and r1["order_status"] == "awaiting_payment"
     assert on_hand(shop, "balm-tee/M") == 5
+    awaiting = client.get(f"/api/owner/orders/{r1['order_id']}", headers=owner_headers).get_json()
+    assert [i["stock_tracked"] for i in awaiting["items"]] == [False]  # nothing held or taken yet
     r2 = deliver(event("checkout.session.async_payment_succeeded", {**session, "payment_status": "paid"})).get_json()
     assert r2["status"] == "applied" and r2["order_status"] == "paid"
     assert on_hand(shop, "balm-tee/M") == 4
     order = client.get(f"/api/owner/orders/{r1['order_id']}", headers=owner_headers).get_json()
     assert len(order["stripe"]["event_ids"]) == 2
+    assert [i["stock_tracked"] for i in order["items"]] == [True]
 
 
 def test_async_failed_without_order_records_payment_failed(deliver, shop, stocked, client, owner_headers):
@@ -294,6 +297,8 @@ def test_async_failed_without_order_records_payment_failed(deliver, shop, stocke
     answer = deliver(event("checkout.session.async_payment_failed", session)).get_json()
     assert answer["status"] == "applied" and answer["order_status"] == "payment_failed"
     assert on_hand(shop, "balm-tee/M") == 5
+    failed = client.get(f"/api/owner/orders/{answer['order_id']}", headers=owner_headers).get_json()
+    assert [i["stock_tracked"] for i in failed["items"]] == [False]
     # A later completion of the same session cannot move it backwards.
     late = deliver(event("checkout.session.completed", session)).get_json()
     assert late["status"] == "duplicate"
