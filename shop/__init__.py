@@ -52,6 +52,8 @@ def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[s
         static_folder="static",
     )
     app.session_interface = CachedSerializerSessionInterface()
+    # "/api/owner/orders//status" is a missing order id (404 in JSON), not a redirect to another address.
+    app.url_map.merge_slashes = False
     app.config.update(
         SECRET_KEY=settings.secret_key or "dev-only-not-secret",
         JSON_SORT_KEYS=False,

@@ -397,3 +397,10 @@ def test_health_counts_deliveries_and_shows_latest_refusals(client, owner_header
     assert checks["events"]["level"] == "warn" and "STRIPE_WEBHOOK_SECRET" in checks["events"]["fix"]
     assert checks["webhook_errors"]["level"] == "warn" and "signature refused" in checks["webhook_errors"]["detail"]
     assert checks["last_event"]["level"] == "ok" and "customer.created" in checks["last_event"]["detail"]
+
+
+def test_an_empty_order_id_is_a_json_404_not_a_redirect(client, owner_headers):
+    for method, path in (("post", "/api/owner/orders//status"), ("get", "/api/owner/orders//")):
+        response = getattr(client, method)(path, json={"status": "shipped"}, headers=owner_headers)
+        assert response.status_code == 404, (path, response.status_code)
+        assert response.is_json and response.get_json()["error"]
