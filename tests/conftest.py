@@ -24,8 +24,9 @@ ALL_BACKENDS = ("redis", "embedded", "upstash", "cluster")
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
-        "backends(*names): run the test once on each named store backend (no names: all of ALL_BACKENDS); "
-        "a mark on a test replaces its module's",
+        "backends(*names, scope=None): run the test once on each named store backend (no names: all of "
+        "ALL_BACKENDS); a mark on a test replaces its module's; scope='module' lets a module-scoped fixture "
+        "(a live server) depend on the backend",
     )
 
 
@@ -40,7 +41,7 @@ def pytest_generate_tests(metafunc):
         raise ValueError(
             f"unknown store backend(s) {sorted(unknown)} in the backends mark of {metafunc.definition.nodeid}"
         )
-    metafunc.parametrize("backend", names)
+    metafunc.parametrize("backend", names, scope=mark.kwargs.get("scope"))
 
 
 @pytest.fixture(scope="session")
