@@ -6,6 +6,8 @@ import pytest
 
 from tests.stripe_factory import checkout_session, event
 
+pytestmark = pytest.mark.backends()
+
 STOCK = "/api/owner/stock"
 
 
@@ -43,6 +45,7 @@ def paid(deliver, shop):
         ("GET", "/api/owner/health"),
     ],
 )
+@pytest.mark.backends("redis")  # refused before the store is read: one backend is enough
 @pytest.mark.parametrize("auth", [None, "Bearer wrong", "Basic b3duZXI6cHc=", "Bearer ", "bearer owner-test-passwordX"])
 def test_every_call_needs_the_owner_token(client, redis_client, method, path, auth):
     headers = {"Authorization": auth} if auth else {}
