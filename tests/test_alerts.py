@@ -11,6 +11,8 @@ from werkzeug.wrappers import Request, Response
 
 from tests.stripe_factory import checkout_session, event
 
+pytestmark = pytest.mark.backends()
+
 
 class _Quiet(WSGIRequestHandler):
     def log_request(self, *args, **kwargs):
@@ -25,9 +27,11 @@ class Receiver:
         self.mode = "ok"
         self.hanging = threading.Event()
         self.release = threading.Event()
+        self.finished = threading.Event()  # a hanging request was answered
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_Quiet)
         self.url = f"http://127.0.0.1:{self._server.server_port}/hook"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll: shutdown() waits for it, after every test.
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def _wsgi(self, environ, start_response):
         request = Request(environ)
@@ -35,6 +39,7 @@ class Receiver:
         if self.mode == "hang":
             self.hanging.set()
             self.release.wait(timeout=30)
+            self.finished.set()
         status = 500 if self.mode == "fail" else 200
         return Response("ok", status)(environ, start_response)
 
@@ -53,11 +58,16 @@ def receiver():
     r.stop()
 
 
-@pytest.fixture
-def app(make_app, receiver):
-    app = make_app(ALERT_WEBHOOK_URL=receiver.url, ALERT_TIMEOUT_SECONDS=0.5)
+def alerting_app(make_app, receiver, timeout):
+    app = make_app(ALERT_WEBHOOK_URL=receiver.url, ALERT_TIMEOUT_SECONDS=timeout)
     app.extensions["shop"].inventory.initialize("chapter-i", {"balm-tee/M": 2, "balm-tee/L": 9})
     return app
+
+
+@pytest.fixture
+def app(make_app, receiver):
+    """A receiver that answers is always waited for: a timeout no loaded machine reaches."""
+    return alerting_app(make_app, receiver, timeout=10)
 
 
 def test_paid_order_and_sold_out_are_announced(deliver, receiver):
@@ -83,12 +93,13 @@ def test_duplicates_announce_nothing(deliver, receiver):
     assert len(receiver.posts) == count
 
 
-def test_a_hanging_receiver_does_not_hold_the_answer(deliver, receiver, client, owner_headers):
+def test_a_hanging_receiver_does_not_hold_the_answer(make_app, receiver, deliver_to, owner_headers):
+    client = alerting_app(make_app, receiver, timeout=0.5).test_client()
     receiver.mode = "hang"
-    response = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/L")))
-    # The answer came back while the receiver is still hanging: it waited for the alert timeout, not for it.
-    assert receiver.hanging.is_set() and not receiver.release.is_set()
+    response = deliver_to(client, event("checkout.session.completed", checkout_session(items="balm-tee/L")))
     assert response.status_code == 200 and response.get_json()["status"] == "applied"
+    # The answer came back while the receiver still hangs: the send gave up at the alert timeout.
+    assert receiver.hanging.wait(timeout=10) and not receiver.finished.is_set()
     checks = {c["name"]: c for c in client.get("/api/owner/health", headers=owner_headers).get_json()["checks"]}
     assert checks["alerts"]["level"] == "warn" and "new_order" in checks["alerts"]["detail"]
 

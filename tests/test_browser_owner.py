@@ -1,4 +1,7 @@
-"""The owner in real headless Chromium: log in, initialize Chapter I, watch a paid order arrive."""
+"""The owner in real headless Chromium: log in, initialize Chapter I, watch a paid order arrive.
+
+On redis only: this is about the pages in a browser; Owner Mode runs on every backend in test_owner_mode.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""A shopper in real headless Chromium: pick a size, add to cart, change quantity, check out."""
+"""A shopper in real headless Chromium: pick a size, add to cart, change quantity, check out.
+
+On redis only: this is about the pages in a browser; checkout runs on every backend in test_checkout.
+"""
 
 from __future__ import annotations
 

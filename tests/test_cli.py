@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.stripe_factory import checkout_session, event
+
+pytestmark = pytest.mark.backends()
 
 
 def test_stock_init_show_set_adjust(runner, shop):

@@ -1,4 +1,9 @@
-"""Many deliveries at once against gunicorn with several worker processes, on a real redis-server."""
+"""Many deliveries at once against gunicorn with several worker processes and threads.
+
+Runs on one redis-server and on the three-master Redis Cluster (where every worker thread shares a
+cluster client); the embedded and Upstash backends run the same scripts through the in-process suites,
+and a gunicorn per backend costs seconds each.
+"""
 
 from __future__ import annotations
 
@@ -11,29 +16,29 @@ import requests
 
 from tests.conftest import OWNER_PASSWORD
 from tests.live_server import LiveServer, shop_env
-from tests.redis_server import RedisServer
 from tests.stripe_factory import checkout_session, event, signed
 
 OWNER = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
 
+# One gunicorn per backend, kept for the module's tests.
+pytestmark = pytest.mark.backends("redis", "cluster", scope="module")
+
 
 @pytest.fixture(scope="module")
-def server():
-    redis_server = RedisServer().start()
+def server(backend, request, stripe_stub):
+    store = request.getfixturevalue("redis_cluster" if backend == "cluster" else "redis_server")
     live = LiveServer(
-        shop_env(redis_server.url),
+        shop_env(store.url, STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=stripe_stub.base),
         workers=3,
         threads=4,
     ).start()
-    live.redis = redis_server
     yield live
     live.stop()
-    redis_server.stop()
 
 
 @pytest.fixture
-def live(server):
-    server.redis.client().flushall()
+def live(server, redis_client, stub):
+    redis_client.flushall()
     return server
 
 
@@ -119,49 +124,37 @@ def test_last_units_many_sessions_many_deliveries(live):
     assert sum(1 for e in ledger if e["reason"] == "order_commit") == sessions
 
 
-def test_thirty_checkouts_for_ten_units(stripe_stub):
+def test_thirty_checkouts_for_ten_units(live, stub):
     """Two shoppers can never both hold the last unit: exactly ten of thirty checkouts start."""
-    stripe_stub.reset()
-    redis_server = RedisServer().start()
-    live = LiveServer(
-        shop_env(redis_server.url, STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=stripe_stub.base),
-        workers=3,
-        threads=4,
-    ).start()
-    try:
-        requests.post(
-            live.url + "/api/owner/stock/chapter-i/initialize",
-            json={"stock": {"harbour-shirt/S": 10}},
-            headers=OWNER,
-            timeout=10,
-        ).raise_for_status()
-        barrier = threading.Barrier(30)
+    requests.post(
+        live.url + "/api/owner/stock/chapter-i/initialize",
+        json={"stock": {"harbour-shirt/S": 10}},
+        headers=OWNER,
+        timeout=10,
+    ).raise_for_status()
+    barrier = threading.Barrier(30)
 
-        def checkout(_):
-            barrier.wait(timeout=30)
-            return requests.post(
-                live.url + "/api/checkout", json={"items": [{"sku": "harbour-shirt/S", "quantity": 1}]}, timeout=30
-            )
+    def checkout(_):
+        barrier.wait(timeout=30)
+        return requests.post(
+            live.url + "/api/checkout", json={"items": [{"sku": "harbour-shirt/S", "quantity": 1}]}, timeout=30
+        )
 
-        with ThreadPoolExecutor(max_workers=30) as pool:
-            responses = list(pool.map(checkout, range(30)))
-        codes = sorted(r.status_code for r in responses)
-        assert codes.count(201) == 10 and codes.count(409) == 20, [r.text for r in responses if r.status_code >= 500]
-        assert all(
-            r.json()["skus"] == [{"sku": "harbour-shirt/S", "requested": 1, "available": 0}]
-            for r in responses
-            if r.status_code == 409
-        )
-        row = next(
-            r
-            for c in requests.get(live.url + "/api/owner/stock", headers=OWNER, timeout=10).json()["chapters"]
-            for r in c["skus"]
-            if r["sku"] == "harbour-shirt/S"
-        )
-        assert (row["on_hand"], row["held"], row["available"]) == (10, 10, 0)
-        started = {r.json()["session_id"] for r in responses if r.status_code == 201}
-        assert len(started) == 10 and started <= set(stripe_stub.sessions)
-        assert stripe_stub.schema_errors == []
-    finally:
-        live.stop()
-        redis_server.stop()
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        responses = list(pool.map(checkout, range(30)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(201) == 10 and codes.count(409) == 20, [r.text for r in responses if r.status_code >= 500]
+    assert all(
+        r.json()["skus"] == [{"sku": "harbour-shirt/S", "requested": 1, "available": 0}]
+        for r in responses
+        if r.status_code == 409
+    )
+    row = next(
+        r
+        for c in requests.get(live.url + "/api/owner/stock", headers=OWNER, timeout=10).json()["chapters"]
+        for r in c["skus"]
+        if r["sku"] == "harbour-shirt/S"
+    )
+    assert (row["on_hand"], row["held"], row["available"]) == (10, 10, 0)
+    started = {r.json()["session_id"] for r in responses if r.status_code == 201}
+    assert len(started) == 10 and started <= set(stub.sessions)

@@ -2,6 +2,7 @@
 
 Afterwards the store must equal the sequential model: every paid session exactly one order, stock =
 initial - sold floored at 0 with the shortfall as oversold, and the ledger replays to the stock.
+On one redis-server of its own: the faults are SIGKILLs of that process.
 """
 
 from __future__ import annotations

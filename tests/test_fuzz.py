@@ -1,4 +1,8 @@
-"""Generated hostile input: never a 5xx while the store is up, never a change without a signature or the password."""
+"""Generated hostile input: never a 5xx while the store is up, never a change without a signature or the password.
+
+On redis only: hundreds of generated requests per test; the handlers they reach run on every backend in
+the webhook, owner API and checkout suites.
+"""
 
 from __future__ import annotations
 

@@ -10,13 +10,15 @@ import pytest
 from shop.stripe_events import HANDLED_EVENTS
 from tests.stripe_factory import FIXTURES, checkout_session, event, fixture
 
+pytestmark = pytest.mark.backends()
+
 PUBLIC = "https://shop.example"
 
 
 @pytest.fixture
 def app(make_app, stub):
     app = make_app(
-        STRIPE_SECRET_KEY="sk_test_stand_in", STRIPE_API_BASE=stub.base, PUBLIC_URL=PUBLIC, STRIPE_TIMEOUT_SECONDS=2
+        STRIPE_SECRET_KEY="sk_test_stand_in", STRIPE_API_BASE=stub.base, PUBLIC_URL=PUBLIC, STRIPE_TIMEOUT_SECONDS=10
     )
     app.extensions["shop"].inventory.initialize("chapter-i", {"balm-tee/M": 10})
     return app

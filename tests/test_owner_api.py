@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.stripe_factory import checkout_session, event
+
+pytestmark = pytest.mark.backends()
 
 STOCK = "/api/owner/stock"
 
@@ -43,6 +47,7 @@ def paid(deliver, shop):
         ("GET", "/api/owner/health"),
     ],
 )
+@pytest.mark.backends("redis")  # refused before the store is read: one backend is enough
 @pytest.mark.parametrize("auth", [None, "Bearer wrong", "Basic b3duZXI6cHc=", "Bearer ", "bearer owner-test-passwordX"])
 def test_every_call_needs_the_owner_token(client, redis_client, method, path, auth):
     headers = {"Authorization": auth} if auth else {}
@@ -219,6 +224,36 @@ def test_orders_newest_first_with_cursor(client, owner_headers, shop, paid):
     paid_only = client.get("/api/owner/orders?status=paid", headers=owner_headers).get_json()
     assert len(paid_only["orders"]) == 7 and paid_only["next_cursor"] is None
     assert client.get("/api/owner/orders?status=shipped", headers=owner_headers).get_json()["orders"] == []
+
+
+def test_orders_of_one_millisecond_are_listed_newest_first(make_app, stub, owner_headers, deliver_to, redis_client):
+    """Ties go by the order the store took the orders, not by their ids; so does an app clock a little behind."""
+    app = make_app(STRIPE_SECRET_KEY="sk_test_stand_in", STRIPE_API_BASE=stub.base, STRIPE_TIMEOUT_SECONDS=10)
+    shop, client = app.extensions["shop"], app.test_client()
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 100})
+    now = time.time()
+    for part in (shop.inventory, shop.orders, shop.fulfillment, shop.checkout):
+        part.clock = lambda: now
+
+    def paid(n):
+        sessions = [checkout_session(items="balm-tee/M") for _ in range(n)]
+        return [deliver_to(client, event("checkout.session.completed", s)).get_json()["order_id"] for s in sessions]
+
+    ids = paid(4)
+    started = client.post("/api/checkout", json={"items": [{"sku": "balm-tee/M", "quantity": 1}]})
+    ids.append(started.get_json()["order_id"])  # a pending order, from the checkout script
+    shop.fulfillment.clock = lambda: now - 5  # another server, five seconds behind
+    ids += paid(2)
+    created = [int(redis_client.hget(f"{{shop}}:order:{i}", "created_at")) for i in ids]
+    assert created == list(range(int(now * 1000), int(now * 1000) + 7))
+    shop.fulfillment.clock = lambda: now - 120  # a clock far off is not followed: its own time is kept
+    (late,) = paid(1)
+    assert int(redis_client.hget(f"{{shop}}:order:{late}", "created_at")) == int((now - 120) * 1000)
+    newest_first = [*reversed(ids), late]
+    listed = client.get("/api/owner/orders", headers=owner_headers).get_json()["orders"]
+    assert [o["id"] for o in listed] == newest_first
+    listed = client.get("/api/owner/orders?status=paid", headers=owner_headers).get_json()["orders"]
+    assert [o["id"] for o in listed] == [i for i in newest_first if i != ids[4]]
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,8 @@ from tests.conftest import OWNER_PASSWORD
 from tests.order_fill import fill_orders
 from tests.stripe_factory import checkout_session, event, fixture
 
+pytestmark = pytest.mark.backends()
+
 PAGES = [
     "/owner/",
     "/owner/stock",
@@ -54,12 +56,14 @@ def post(client, path, **data):
     return client.post(path, data={"csrf_token": client.token, **data})
 
 
+@pytest.mark.backends("redis")  # refused before the store is read: one backend is enough
 @pytest.mark.parametrize("path", PAGES)
 def test_pages_redirect_to_login(client, path):
     response = client.get(path)
     assert response.status_code == 302 and "/owner/login" in response.headers["Location"]
 
 
+@pytest.mark.backends("redis")  # refused before the store is read: one backend is enough
 @pytest.mark.parametrize("path", ACTIONS)
 def test_actions_without_login_are_401_and_change_nothing(client, redis_client, path):
     before = redis_client.dbsize()
@@ -93,6 +97,7 @@ def test_login_is_rate_limited_per_address(client):
     assert blocked.status_code == 429 and "Wait" in blocked.get_data(as_text=True)
 
 
+@pytest.mark.backends("redis")  # refused before the store is read: one backend is enough
 def test_post_without_csrf_token_is_refused(owner_client, redis_client):
     before = redis_client.dbsize()
     response = owner_client.post("/owner/stock/chapter-i/initialize", data={"qty:balm-tee/M": "4"})
@@ -100,6 +105,7 @@ def test_post_without_csrf_token_is_refused(owner_client, redis_client):
     assert redis_client.dbsize() == before
 
 
+@pytest.mark.backends("redis")  # headers and HTML: the same on every backend
 def test_session_cookie_and_security_headers(client):
     token = csrf(client)
     response = client.post("/owner/login", data={"password": OWNER_PASSWORD, "csrf_token": token})
@@ -196,7 +202,8 @@ def test_alerts_until_acknowledged(owner_client, shop, deliver, client):
     assert "Balm Tee M is sold out" not in owner_client.get("/owner/").get_data(as_text=True)
 
 
-def test_orders_page_cost_does_not_grow_with_orders(owner_client, redis_client, backend):
+@pytest.mark.backends("redis", "cluster")  # 100,000 orders each; the cluster routes the reads
+def test_orders_page_cost_does_not_grow_with_orders(owner_client, redis_client):
     """100,000 orders: page 1 and a filtered page read one index page and one page of orders, nothing more."""
 
     def commands_for(path):

@@ -1,4 +1,8 @@
-"""Storefront pages: chapters, products with live sizes, cart, 404s."""
+"""Storefront pages: chapters, products with live sizes, cart, 404s.
+
+On redis only: these check HTML; the stock numbers behind it run on every backend in the owner API
+and checkout suites.
+"""
 
 from __future__ import annotations
 

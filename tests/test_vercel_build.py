@@ -2,6 +2,7 @@
 
 `vercel build` runs on a copy (it writes pyproject.toml and uv.lock into the tree it builds); the built
 function's own handler is then called, under Python 3.12 as on Vercel, with a signed webhook.
+On redis only: this checks the build; the webhook runs on every backend in test_webhook.
 """
 
 from __future__ import annotations

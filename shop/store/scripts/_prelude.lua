@@ -70,6 +70,21 @@ local function drop_expired_holds(now_ms)
   end
 end
 
+-- The creation time of a new order, which is also its place in the order indexes ("created_ms|id"):
+-- never before the newest order's, so the owner's lists show orders in the order the store took
+-- them even when several arrive in one millisecond (an id would break the tie at random) or an app
+-- server's clock runs a little behind. A newest order more than a minute ahead is a clock that was
+-- wrong once: it must not drag every later order along, so the app's clock is taken then.
+local function order_created_ms(orders_key, now_ms)
+  local now = tonumber(now_ms)
+  local newest = redis.call('ZREVRANGEBYLEX', orders_key, '+', '-', 'LIMIT', 0, 1)[1]
+  local after = newest and tonumber(string.sub(newest, 1, 15))
+  if after and after >= now and after - now < 60000 then
+    return int(after + 1)
+  end
+  return int(now)
+end
+
 local function is_initialized(chapter)
   return redis.call('HEXISTS', S.chapters, chapter) == 1
 end

@@ -114,8 +114,8 @@ if not exists then
     item.stock_tracked = false  -- no units held or taken yet; a sale sets it
   end
   order = {id = a.order_id, status = 'new', items = cjson.encode(items), currency = a.currency or '',
-    created_at = now_ms, history = '[]', event_ids = '[]', flags = '[]', oversold = '[]'}
-  local member = string.format('%015d|%s', tonumber(now_ms), a.order_id)
+    created_at = order_created_ms(K.orders, now_ms), history = '[]', event_ids = '[]', flags = '[]', oversold = '[]'}
+  local member = string.format('%015d|%s', tonumber(order.created_at), a.order_id)
   redis.call('ZADD', K.orders, 0, member)
 elseif a.kind ~= 'dispute' and not from[a.kind][status] then
   return answer('duplicate', status)
@@ -308,7 +308,7 @@ updates.flags = cjson.encode(flags)
 updates.oversold = cjson.encode(oversold)
 updates.history = cjson.encode(history)
 updates.event_ids = cjson.encode(event_ids)
-updates.updated_at = now_ms
+updates.updated_at = int(math.max(num(now_ms), num(order.created_at)))  -- a new order's created_at may be ahead
 if not exists then
   for field, value in pairs(order) do
     if updates[field] == nil then

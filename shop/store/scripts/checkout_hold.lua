@@ -47,10 +47,11 @@ for _, item in ipairs(a.items) do
     ref = a.order_id, actor = 'shopper', note = 'checkout started'})
 end
 
-local member = string.format('%015d|%s', tonumber(now_ms), a.order_id)
+local created_ms = order_created_ms(K.orders, now_ms)
+local member = string.format('%015d|%s', tonumber(created_ms), a.order_id)
 redis.call('HSET', K.order, 'id', a.order_id, 'status', 'pending', 'items', cjson.encode(a.items),
   'amount_expected', a.amount_expected, 'currency', a.currency, 'hold_until', a.hold_until,
-  'created_at', now_ms, 'updated_at', now_ms, 'flags', '[]', 'oversold', '[]', 'event_ids', '[]',
+  'created_at', created_ms, 'updated_at', created_ms, 'flags', '[]', 'oversold', '[]', 'event_ids', '[]',
   'history', cjson.encode({{at = now_ms, status = 'pending', actor = 'shopper', note = 'checkout started'}}))
 redis.call('ZADD', K.orders, 0, member)
 redis.call('ZADD', K.pending, 0, member)
