@@ -170,13 +170,6 @@ CLUSTER_UNAVAILABLE = [
 
 
 @pytest.mark.backends("cluster")
-@pytest.mark.xfail(
-    strict=True,
-    reason="shop/store/backends.py RedisBackend._errors() maps ClusterDownError, MasterDownError, TryAgainError "
-    "and ClusterError (ResponseError/RedisError) through _classify() to StoreError (500, 'the store rejected a "
-    "command'), and lets SlotNotCoveredError (a RedisClusterException, not a RedisError) through unmapped (500, "
-    "'something went wrong'); all mean 'the cluster cannot serve now': StoreUnavailable, 503",
-)
 @pytest.mark.parametrize("error", CLUSTER_UNAVAILABLE, ids=lambda e: type(e).__name__)
 def test_a_cluster_that_cannot_serve_is_503(shop, deliver, redis_client, monkeypatch, error):
     """What the cluster client raises when slots are down or moving is 'unavailable, retry', as for a lost node.

@@ -139,9 +139,13 @@ def _connect(url: str) -> redis.Redis | Any:
     if not cluster:
         return client
     client.close()
+    from redis.backoff import ExponentialBackoff
     from redis.cluster import RedisCluster
+    from redis.retry import Retry
 
-    return RedisCluster.from_url(url, **options)
+    # One retry (after a fresh look at the slots) rides through a failover; redis-py's default of
+    # ten, each waiting out the socket timeout, kept a request on a hung master for 55 s.
+    return RedisCluster.from_url(url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1), **options)
 
 
 def _redact(url: str) -> str:
