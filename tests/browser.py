@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -65,9 +66,13 @@ def chrome(width: int = 1280, height: int = 900):
 
 
 def screenshot(driver, name: str, full_page: bool = True) -> Path:
-    """Save a PNG of the page under docs/screenshots/ (the README shows them)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """Save a PNG of the page: under docs/screenshots/ (the README shows them) with UPDATE_SCREENSHOTS=1,
+    else in a temporary folder, so a test run leaves the working tree as it was."""
+    folder = (
+        SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else Path(tempfile.gettempdir()) / "shop-screens"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     if full_page:
         height = driver.execute_script("return Math.max(document.body.scrollHeight, 600)")
         width = driver.execute_script("return window.innerWidth")
