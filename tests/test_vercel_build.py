@@ -111,6 +111,7 @@ def test_templates_static_catalog_and_dependencies_are_bundled(built):
         "static/shop.css",
         "static/cart.js",
         "shop/store/scripts/apply_event.lua",
+        "api/openapi.json",
         "_vendor/flask",
         "_vendor/redis",
         "_vendor/stripe",
@@ -119,6 +120,12 @@ def test_templates_static_catalog_and_dependencies_are_bundled(built):
         assert (func / needed).exists(), f"{needed} is not in the function"
     config = json.loads((func / ".vc-config.json").read_text())
     assert config["runtime"] == "python3.12"
+
+
+def test_tests_benchmarks_and_docs_stay_out_of_the_function(built):
+    func = built / "functions" / "flask.func"
+    shipped = [name for name in ("tests", "bench", "docs", "instance", ".ci") if (func / name).exists()]
+    assert shipped == []
 
 
 def test_no_source_file_is_published_as_static(built):
