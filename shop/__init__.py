@@ -68,7 +68,6 @@ def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[s
     app.extensions["shop"] = Shop.build(
         settings,
         embedded_path,
-        hold_seconds=app.config.get("CHECKOUT_HOLD_SECONDS"),  # tests only: a hold of seconds
         stripe_timeout=app.config.get("STRIPE_TIMEOUT_SECONDS", 10),
         alert_timeout=app.config.get("ALERT_TIMEOUT_SECONDS", 2.0),
     )

@@ -56,15 +56,13 @@ def check_idempotency_key(value: str | None) -> str | None:
 
 
 class Checkout:
-    def __init__(
-        self, store, catalog: Catalog, gateway, settings: Settings, hold_seconds: int | None = None, clock=time.time
-    ):
+    def __init__(self, store, catalog: Catalog, gateway, settings: Settings, clock=time.time):
         self.store = store
         self.catalog = catalog
         self.gateway = gateway
         self.settings = settings
-        # Tests shorten the hold; in use it is CHECKOUT_HOLD_MINUTES (30 or more) plus Stripe's grace.
-        self.hold_seconds = hold_seconds or settings.checkout_hold_minutes * 60 + GRACE_SECONDS
+        # CHECKOUT_HOLD_MINUTES (30 or more) plus GRACE_SECONDS.
+        self.hold_seconds = settings.checkout_hold_minutes * 60 + GRACE_SECONDS
         self.clock = clock
 
     def start(self, body, *, base_url: str, idempotency_key: str | None = None) -> dict:

@@ -50,7 +50,6 @@ class Shop:
         settings: Settings,
         embedded_path: Path,
         *,
-        hold_seconds: int | None = None,
         stripe_timeout: float = 10,
         alert_timeout: float = 2.0,
     ) -> Shop:
@@ -65,7 +64,7 @@ class Shop:
             inventory=Inventory(store, catalog, settings.low_stock_threshold),
             orders=Orders(store),
             fulfillment=Fulfillment(store, catalog, gateway),
-            checkout=Checkout(store, catalog, gateway, settings, hold_seconds=hold_seconds),
+            checkout=Checkout(store, catalog, gateway, settings),
             notifier=Notifier(
                 settings.alert_webhook_url, store, catalog, settings.low_stock_threshold, timeout=alert_timeout
             ),
