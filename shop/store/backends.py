@@ -120,6 +120,7 @@ class RedisBackend:
 def _forget_client(backend: RedisBackend | None) -> None:
     if backend is not None:
         backend._client = None
+        backend._connect_lock = threading.Lock()  # another thread may have held it when the process forked
 
 
 def _connect(url: str) -> redis.Redis | Any:
