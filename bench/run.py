@@ -289,15 +289,9 @@ def main() -> None:
     )
     live.args[live.args.index("app:app")] = "bench.bench_app:app"
     live.start()
-    owner = {"Authorization": f"Bearer {OWNER}"}
     lines = []
     try:
-        requests.post(
-            live.url + "/api/owner/stock/chapter-i/initialize",
-            json={"stock": {"balm-tee/M": 1_000_000}},
-            headers=owner,
-            timeout=10,
-        ).raise_for_status()
+        live.initialize_stock("chapter-i", {"balm-tee/M": 1_000_000})
         print(f"machine: {machine()}")
         cpu = ServerCpu(live, redis_server)
         print(HEADER)

@@ -82,6 +82,15 @@ class LiveServer:
         self.stop()
         raise RuntimeError(f"gunicorn did not answer within 30 s:\n{self.output()}")
 
+    def initialize_stock(self, chapter: str, stock: dict[str, int]) -> None:
+        """Initialize a chapter through the owner API, with the password this server runs with."""
+        requests.post(
+            f"{self.url}/api/owner/stock/{chapter}/initialize",
+            json={"stock": stock},
+            headers={"Authorization": f"Bearer {self.env['OWNER_PASSWORD']}"},
+            timeout=10,
+        ).raise_for_status()
+
     def worker_pids(self) -> list[int]:
         import psutil
 

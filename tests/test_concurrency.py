@@ -54,12 +54,7 @@ def test_gunicorn_serves_the_app(live):
 def test_last_units_many_sessions_many_deliveries(live):
     stock = 10
     sessions = 40
-    requests.post(
-        live.url + "/api/owner/stock/chapter-i/initialize",
-        json={"stock": {"balm-tee/M": stock}},
-        headers=OWNER,
-        timeout=10,
-    ).raise_for_status()
+    live.initialize_stock("chapter-i", {"balm-tee/M": stock})
     catalog = [checkout_session(items="balm-tee/M") for _ in range(sessions)]
     deliveries = []
     for session in catalog:
@@ -126,12 +121,7 @@ def test_last_units_many_sessions_many_deliveries(live):
 
 def test_thirty_checkouts_for_ten_units(live, stub):
     """Two shoppers can never both hold the last unit: exactly ten of thirty checkouts start."""
-    requests.post(
-        live.url + "/api/owner/stock/chapter-i/initialize",
-        json={"stock": {"harbour-shirt/S": 10}},
-        headers=OWNER,
-        timeout=10,
-    ).raise_for_status()
+    live.initialize_stock("chapter-i", {"harbour-shirt/S": 10})
     barrier = threading.Barrier(30)
 
     def checkout(_):

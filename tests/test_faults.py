@@ -55,12 +55,7 @@ def test_deliveries_survive_redis_crashes_and_worker_deaths():
         threads=2,
     ).start()
     try:
-        requests.post(
-            live.url + "/api/owner/stock/chapter-i/initialize",
-            json={"stock": {"balm-tee/M": initial}},
-            headers=OWNER,
-            timeout=10,
-        ).raise_for_status()
+        live.initialize_stock("chapter-i", {"balm-tee/M": initial})
         sessions = [checkout_session(items="balm-tee/M") for _ in range(sessions_count)]
         deliveries = []
         for s in sessions:
