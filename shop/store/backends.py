@@ -33,6 +33,10 @@ _TRANSIENT = ("CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOADING", "BUSY", "OOM")
 _TRY_AGAIN = "try again in a moment; Stripe will retry its webhook deliveries by itself"
 
 
+def _cannot_serve(error: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"the store cannot serve us right now ({error}); {_TRY_AGAIN}")
+
+
 def _classify(error: Exception) -> Exception:
     text = str(error)
     if text.startswith("NOSCRIPT") or "No matching script" in text:
@@ -40,7 +44,7 @@ def _classify(error: Exception) -> Exception:
     if any(word in text for word in _REFUSED):
         return StoreMisconfigured(_READ_ONLY_HINT.format(error=text))
     if text.startswith(_TRANSIENT):
-        return StoreUnavailable(f"the store cannot serve us right now ({text}); {_TRY_AGAIN}")
+        return _cannot_serve(error)
     return StoreError(f"the store rejected a command: {text}")
 
 
@@ -91,7 +95,7 @@ class RedisBackend:
         ) as e:
             raise StoreUnavailable(f"the store is unreachable ({e}); {_TRY_AGAIN}") from e
         except (redis.exceptions.ClusterError, redis.exceptions.TryAgainError) as e:  # CLUSTERDOWN, a resharding
-            raise StoreUnavailable(f"the store cannot serve us right now ({e}); {_TRY_AGAIN}") from e
+            raise _cannot_serve(e) from e
         except redis.exceptions.RedisError as e:
             raise _classify(e) from e
 
