@@ -90,7 +90,7 @@ def order_json(record: dict) -> dict:
     for event in decoded["history"]:
         event["at"] = iso(event.get("at"))
     for item in decoded["items"]:
-        item.setdefault("stock_tracked", False)  # orders stored before every item carried it
+        item.setdefault("stock_tracked", False)  # set by a hold or a sale: none yet (awaiting payment, failed)
     expected = amounts["amount_expected"]
     if expected is None:
         expected = sum(i.get("unit_amount", 0) * i.get("quantity", 0) for i in decoded["items"]) or None

@@ -110,9 +110,6 @@ if not exists then
   if is_null(items) then
     items = {}
   end
-  for _, item in ipairs(items) do
-    item.stock_tracked = false  -- no units held or taken yet; a sale sets it
-  end
   order = {id = a.order_id, status = 'new', items = cjson.encode(items), currency = a.currency or '',
     created_at = order_created_ms(K.orders, now_ms), history = '[]', event_ids = '[]', flags = '[]', oversold = '[]'}
   local member = string.format('%015d|%s', tonumber(order.created_at), a.order_id)
