@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from tests.clock import shop_clock
 from tests.stripe_factory import event
 
 pytestmark = pytest.mark.backends()
@@ -44,27 +45,6 @@ def app(shop_app):
 
 def avail(shop, sku):
     return shop.inventory.availability([sku])[sku]
-
-
-class Clock:
-    """The shop's clock, moved by the test: a hold lapses when the clock passes its end, with no waiting."""
-
-    def __init__(self, now: float):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def shop_clock(shop) -> Clock:
-    """Give every part of the shop that reads the time (holds, orders, fulfilment) one movable clock."""
-    clock = Clock(time.time())
-    for part in (shop.inventory, shop.orders, shop.fulfillment, shop.checkout):
-        part.clock = clock
-    return clock
 
 
 def test_checkout_holds_stock_and_creates_a_valid_session(client, shop, stub):

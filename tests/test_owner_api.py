@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from tests.clock import shop_clock
 from tests.stripe_factory import checkout_session, event
 
 pytestmark = pytest.mark.backends()
@@ -231,9 +230,7 @@ def test_orders_of_one_millisecond_are_listed_newest_first(make_app, stub, owner
     app = make_app(STRIPE_SECRET_KEY="sk_test_stand_in", STRIPE_API_BASE=stub.base, STRIPE_TIMEOUT_SECONDS=10)
     shop, client = app.extensions["shop"], app.test_client()
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 100})
-    now = time.time()
-    for part in (shop.inventory, shop.orders, shop.fulfillment, shop.checkout):
-        part.clock = lambda: now
+    now = shop_clock(shop).now
 
     def paid(n):
         sessions = [checkout_session(items="balm-tee/M") for _ in range(n)]
