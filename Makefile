@@ -26,7 +26,7 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else \
-	    echo "browser tests need Chromium: sudo apt-get install -y chromium chromium-driver (skipped until then)"; \
+	    echo "browser tests need Chromium: sudo apt-get install -y chromium chromium-driver (skipped until then, failed under CI)"; \
 	  fi; \
 	fi
 
