@@ -6,32 +6,7 @@ Vercel turns any api/*.py with a top-level ``app``, ``application`` or
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
-from werkzeug.exceptions import RequestEntityTooLarge
-
-from shop.services import Shop
-
-
-def get_shop() -> Shop:
-    """The shop's parts, built once in create_app."""
-    return current_app.extensions["shop"]
-
-
-def read_body(limit: int) -> bytes:
-    """The raw body, refusing (413) more than ``limit`` bytes, declared or chunked.
-
-    A chunked body has no Content-Length, so the only honest check is to read
-    at most one byte past the limit and stop there.
-    """
-    if request.content_length is not None and request.content_length > limit:
-        raise RequestEntityTooLarge()
-    stream, chunks, size = request.stream, [], 0
-    while chunk := stream.read(min(65536, limit + 1 - size)):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            raise RequestEntityTooLarge()
-    return b"".join(chunks)
+from flask import Flask
 
 
 def register_api(flask_app: Flask) -> None:

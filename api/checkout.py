@@ -7,8 +7,8 @@ import json
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api import get_shop, read_body
 from shop.errors import BadRequest
+from shop.web import get_shop, read_body
 
 checkout_api = Blueprint("checkout_api", __name__)
 

@@ -8,9 +8,9 @@ import hmac
 import orjson
 from flask import Blueprint, jsonify, request
 
-from api import get_shop
 from shop import health
 from shop.errors import BadRequest, NotConfigured, ShopError
+from shop.web import get_shop
 
 owner_api = Blueprint("owner_api", __name__, url_prefix="/api/owner")
 

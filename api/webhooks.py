@@ -16,8 +16,8 @@ import orjson
 import stripe
 from flask import Blueprint, current_app, request
 
-from api import get_shop, read_body
 from shop.errors import BadRequest, NotConfigured, ShopError
+from shop.web import client_address, get_shop, read_body
 
 webhooks = Blueprint("webhooks", __name__)
 log = logging.getLogger("shop.webhook")
@@ -69,12 +69,12 @@ def stripe_webhook():
     try:
         verify(payload, request.headers.get("Stripe-Signature"), shop.settings.webhook_secrets)
     except BadRequest as e:
-        log.warning("stripe webhook rejected from %s (%d bytes): %s", request.remote_addr, len(payload), e.message)
+        log.warning("stripe webhook rejected from %s (%d bytes): %s", client_address(), len(payload), e.message)
         try:  # counted for the owner's alerts; the answer is 400 whatever the store does
             now = time.time()
             refused = shop.store.count_rejected(
                 time.strftime("%Y%m%d", time.gmtime(now)),
-                f"signature refused from {request.remote_addr}",
+                f"signature refused from {client_address()}",
                 int(now * 1000),
             )
         except ShopError:

@@ -14,9 +14,9 @@ import json
 
 from flask import request
 
-from api import get_shop, read_body
 from api.webhooks import MAX_BODY, verify
 from shop import create_app
+from shop.web import get_shop, read_body
 
 app = create_app()
 

@@ -8,9 +8,9 @@ import secrets
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 
-from api import get_shop
 from api.owner import password_matches
 from owner import owner
+from shop.web import client_address, get_shop
 
 LOGIN_ATTEMPTS = 5
 LOGIN_WINDOW_SECONDS = 60
@@ -62,7 +62,7 @@ def login():
         return render_template("owner/login.html", closed=True), 503
     if request.method == "POST":
         check_csrf()
-        allowed, wait = shop.store.hit_rate_limit(f"login:{request.remote_addr}", LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS)
+        allowed, wait = shop.store.hit_rate_limit(f"login:{client_address()}", LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS)
         if not allowed:
             flash(f"Too many attempts. Wait {wait} seconds, then try again.", "error")
             return render_template("owner/login.html"), 429

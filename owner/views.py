@@ -7,7 +7,6 @@ import io
 
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 
-from api import get_shop
 from api.errors import error_response
 from owner import owner
 from owner.auth import owner_required
@@ -15,6 +14,7 @@ from shop import alerts as shop_alerts
 from shop import health
 from shop.errors import BadRequest, ShopError
 from shop.orders import FLAG_HELP, OWNER_TRANSITIONS, STATUSES
+from shop.web import get_shop
 
 PAGE_SIZE = 25
 CSV_MAX_BYTES = 256 * 1024

@@ -52,6 +52,11 @@ def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[s
         static_folder="static",
     )
     app.session_interface = CachedSerializerSessionInterface()
+    if settings.trusted_proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Believe only the X-Forwarded-For entries our own proxies appended (shop.web.client_address).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops, x_proto=settings.trusted_proxy_hops)
     # "/api/owner/orders//status" is a missing order id (404 in JSON), not a redirect to another address.
     app.url_map.merge_slashes = False
     app.config.update(

@@ -11,11 +11,10 @@ from flask.cli import AppGroup, with_appcontext
 
 from shop import health
 from shop.errors import ShopError
+from shop.web import get_shop
 
 
 def _shop():
-    from api import get_shop
-
     return get_shop()
 
 

@@ -36,6 +36,11 @@ VARIABLES = (
     "ALERT_WEBHOOK_URL",
     "VERCEL",
     "APP_ENV",
+    "TRUSTED_PROXY_HOPS",
+    "SHOPPER_MAX_HELD_UNITS",
+    "ADDRESS_MAX_HELD_UNITS",
+    "ADDRESS_CHECKOUTS_PER_MINUTE",
+    "ADDRESS_MAX_TICKETS",
 )
 
 DEFAULT_SHIPPING_COUNTRIES = (
@@ -53,6 +58,21 @@ class StoreChoice:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Anti-hoarding limits of a drop (SPEC section 7).
+
+    The defaults are sized for a small brand whose shoppers may share one address: a mobile
+    carrier's NAT or a campus network puts hundreds of people behind one IP, so an address may hold
+    several carts' worth at once, while one script on one address cannot hold a chapter.
+    """
+
+    shopper_max_held_units: int = 10  # one open checkout: a generous cart, never a chapter
+    address_max_held_units: int = 40  # about four shoppers' full carts behind one address at once
+    address_checkouts_per_minute: int = 30  # a busy shared address, far below a script's loop
+    address_max_tickets: int = 50  # line tickets per address per line: a carrier NAT's worth of fans
+
+
+@dataclass(frozen=True)
 class Settings:
     production: bool
     store: StoreChoice
@@ -67,6 +87,8 @@ class Settings:
     public_url: str | None
     shipping_countries: tuple[str, ...]
     alert_webhook_url: str | None = None
+    trusted_proxy_hops: int = 0
+    limits: Limits = field(default_factory=Limits)
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -187,5 +209,14 @@ def load(raw: Mapping[str, object]) -> Settings:
         public_url=public_url,
         shipping_countries=countries,
         alert_webhook_url=alert_url,
+        trusted_proxy_hops=_whole(raw, "TRUSTED_PROXY_HOPS", 1 if _clean(raw, "VERCEL") else 0, 0),
+        limits=Limits(
+            shopper_max_held_units=_whole(raw, "SHOPPER_MAX_HELD_UNITS", Limits.shopper_max_held_units, 1),
+            address_max_held_units=_whole(raw, "ADDRESS_MAX_HELD_UNITS", Limits.address_max_held_units, 1),
+            address_checkouts_per_minute=_whole(
+                raw, "ADDRESS_CHECKOUTS_PER_MINUTE", Limits.address_checkouts_per_minute, 1
+            ),
+            address_max_tickets=_whole(raw, "ADDRESS_MAX_TICKETS", Limits.address_max_tickets, 1),
+        ),
         warnings=tuple(dict.fromkeys(warnings)),
     )

@@ -6,9 +6,9 @@ import re
 
 from flask import Blueprint, abort, render_template, request
 
-from api import get_shop
 from shop.errors import BadRequest, PaymentProviderError
 from shop.orders import order_json
+from shop.web import get_shop
 
 storefront = Blueprint("storefront", __name__)
 
