@@ -12,6 +12,7 @@ from shop.fulfillment import Fulfillment
 from shop.inventory import Inventory
 from shop.notify import Notifier
 from shop.orders import Orders
+from shop.shoppers import ShopperCookies
 from shop.store import Store
 from shop.store.backends import EmbeddedBackend, RedisBackend, UnconfiguredBackend, UpstashBackend
 from shop.stripe_gateway import StripeGateway
@@ -43,6 +44,7 @@ class Shop:
     fulfillment: Fulfillment
     checkout: Checkout
     notifier: Notifier
+    shoppers: ShopperCookies
 
     @classmethod
     def build(
@@ -68,4 +70,6 @@ class Shop:
             notifier=Notifier(
                 settings.alert_webhook_url, store, catalog, settings.low_stock_threshold, timeout=alert_timeout
             ),
+            # The same fallback key create_app gives Flask in development.
+            shoppers=ShopperCookies(settings.secret_key or "dev-only-not-secret"),
         )

@@ -190,17 +190,48 @@ class Store:
         ]
         return self.run_json("apply_event", event_keys, [now_ms, dumps(action)])
 
-    def checkout_hold(self, request: dict, idempotency_key: str | None, now_ms: int) -> dict:
-        """Hold every line and store the pending order, or hold nothing (one EVALSHA)."""
+    def checkout_hold(
+        self,
+        request: dict,
+        idempotency_key: str | None,
+        now_ms: int,
+        *,
+        shopper_id: str | None = None,
+        address: str = "unknown",
+    ) -> dict:
+        """Judge every drop limit and hold every line, storing the pending order, or hold nothing (one EVALSHA).
+
+        ``idempotency_key`` comes already scoped to the shopper (shop.checkout).
+        """
         request = {**request, "idempotency": bool(idempotency_key), "idempotency_ttl": 86400}
+        email = request.get("email")
         hold_keys = [
             *keys.STOCK_KEYS,
             keys.order(request["order_id"]),
             keys.ORDERS,
             keys.status_index("pending"),
             keys.idempotency(idempotency_key),
+            keys.RELEASES,
+            keys.shopper(shopper_id),
+            keys.address_holds(address),
+            keys.address_starts(address),
+            keys.customer_paid(email),
+            keys.customer_holds(email),
         ]
         return self.run_json("checkout_hold", hold_keys, [now_ms, dumps(request)])
+
+    # -- releases -----------------------------------------------------------
+
+    def releases(self) -> dict[str, dict]:
+        """Every chapter's stored release window: chapter id -> {"opens_at", "closes_at"} (ms or None)."""
+        return {k: orjson.loads(v) for k, v in as_dict(self.backend.call("HGETALL", keys.RELEASES)).items()}
+
+    def set_release(self, chapter_id: str, opens_ms: int | None, closes_ms: int | None) -> None:
+        """Store a chapter's window; with neither time the chapter has no release (open once initialized)."""
+        if opens_ms is None and closes_ms is None:
+            self.backend.call("HDEL", keys.RELEASES, chapter_id)
+        else:
+            self.backend.call("HSET", keys.RELEASES, chapter_id, dumps({"opens_at": opens_ms, "closes_at": closes_ms}))
 
     def checkout_attach(self, order_id: str, session_id: str, checkout_url: str) -> dict:
         request = {"order_id": order_id, "session_id": session_id, "checkout_url": checkout_url}

@@ -35,6 +35,7 @@ WEBHOOK_ERRORS = key("webhook", "errors")  # list: latest refused deliveries, ne
 STATS_TOTAL = key("stats", "total")  # hash "type|outcome" -> count, forever
 PROBE = key("probe")  # written by the health check's round trip
 STOCK_VERIFIED = key("stock", "verified")  # JSON: the last comparison of the counters with the ledger
+RELEASES = key("releases")  # hash chapter id -> JSON {"opens_at", "closes_at"} (ms or null): when it is on sale
 
 
 def order(order_id: str) -> str:
@@ -55,6 +56,35 @@ def idempotency(idempotency_key: str | None) -> str:
     """The mark of a checkout's Idempotency-Key (hashed); a placeholder key when there is none."""
     digest = hashlib.sha256((idempotency_key or "").encode()).hexdigest()[:32] if idempotency_key else "none"
     return key("idem", digest)
+
+
+def _digest(kind: str, value: str) -> str:
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:32]
+
+
+def shopper(shopper_id: str | None) -> str:
+    """String: the shopper's one open checkout, JSON {"order_id", "members"} (its hold members); lapses with it."""
+    return key("shopper", _digest("shopper", shopper_id) if shopper_id else "none")
+
+
+def address_holds(address: str) -> str:
+    """Zset: hold members started from one client address -> hold end (ms); counted only while still in HOLDS."""
+    return key("addr", _digest("addr", address), "holds")
+
+
+def address_starts(address: str) -> str:
+    """Zset: checkouts one client address started in the last minute (order id -> ms)."""
+    return key("addr", _digest("addr", address), "starts")
+
+
+def customer_paid(email: str | None) -> str:
+    """Hash: units of each limited product one customer (normalized email) has paid for; a placeholder without one."""
+    return key("customer", _digest("customer", email) if email else "none", "paid")
+
+
+def customer_holds(email: str | None) -> str:
+    """Zset: hold members of limited products one customer holds in open checkouts; counted only while in HOLDS."""
+    return key("customer", _digest("customer", email) if email else "none", "holds")
 
 
 def rate_limit(bucket: str) -> str:
