@@ -141,3 +141,12 @@ def ledger():
 @owner_token_required
 def owner_health():
     return jsonify(health.run_checks(get_shop(), stripe=request.args.get("stripe") == "1"))
+
+
+@owner_api.post("/chapters/<chapter>/release")
+@owner_token_required
+def chapter_release(chapter: str):
+    """Set when a chapter is on sale (SPEC section 7); answers the chapter object with its ``release``."""
+    shop = get_shop()
+    shop.inventory.chapter(chapter)  # 404 for an unknown chapter before reading the body
+    return jsonify(shop.releases.set(chapter, json_body()))

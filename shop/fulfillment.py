@@ -47,6 +47,8 @@ class Fulfillment:
         action = stripe_events.event_action(check_envelope(event), self.catalog)
         if source:
             action["source"] = source
+        if self.catalog.limits:
+            action["limits"] = self.catalog.limits  # per-customer limits: an over-limit sale is flagged
         if action["kind"] in ("refund", "dispute"):
             action["order_id"] = self.store.order_for_payment(action["payment_intent"])
             if action["order_id"] is None:

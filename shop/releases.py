@@ -111,3 +111,39 @@ def over_limit(limit: int, held: int, paid: int, wanted: int) -> bool:
 
 def limit_words(name: str, limit: int) -> str:
     return "one per customer" if limit == 1 else f"at most {limit} per customer"
+
+
+class Releases:
+    """The owner sets when a chapter is on sale; everyone reads its state by the shop's clock.
+
+    The clock is the inventory's, so a test that moves the shop's clock moves the release with it.
+    """
+
+    def __init__(self, store, inventory):
+        self.store = store
+        self.inventory = inventory
+
+    def get(self, chapter_id: str) -> dict:
+        self.inventory.chapter(chapter_id)
+        return release_json(self.store.releases().get(chapter_id), self.inventory.now_ms())
+
+    def set(self, chapter_id: str, body) -> dict:
+        """``{"opens_at", "closes_at", "queue"}`` -> the chapter object with its new ``release``.
+
+        A time left out or null is no bound; both null clears the release (open once initialized).
+        """
+        chapter = self.inventory.chapter(chapter_id)
+        if not isinstance(body, dict):
+            raise BadRequest('send {"opens_at": "2026-12-04T17:00Z", "closes_at": null, "queue": null}')
+        unknown = sorted(set(body) - {"opens_at", "closes_at", "queue"})
+        if unknown:
+            raise BadRequest(f"unknown field(s) {', '.join(unknown)}; a release takes opens_at, closes_at and queue")
+        if body.get("queue") is not None:
+            raise BadRequest(
+                'the waiting line is not available yet: send "queue": null (the chapter opens to everyone at opens_at)'
+            )
+        opens = parse_time(body.get("opens_at"), "opens_at")
+        closes = parse_time(body.get("closes_at"), "closes_at")
+        check_window(opens, closes)
+        self.store.set_release(chapter.id, opens, closes)
+        return self.inventory.snapshot([chapter.id])[0]

@@ -12,6 +12,7 @@ from shop.fulfillment import Fulfillment
 from shop.inventory import Inventory
 from shop.notify import Notifier
 from shop.orders import Orders
+from shop.releases import Releases
 from shop.shoppers import ShopperCookies
 from shop.store import Store
 from shop.store.backends import EmbeddedBackend, RedisBackend, UnconfiguredBackend, UpstashBackend
@@ -45,6 +46,7 @@ class Shop:
     checkout: Checkout
     notifier: Notifier
     shoppers: ShopperCookies
+    releases: Releases
 
     @classmethod
     def build(
@@ -58,12 +60,13 @@ class Shop:
         catalog = Catalog.load(settings.catalog_path)
         store = Store(make_backend(settings, embedded_path))
         gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, timeout=stripe_timeout)
+        inventory = Inventory(store, catalog, settings.low_stock_threshold)
         return cls(
             settings=settings,
             catalog=catalog,
             store=store,
             gateway=gateway,
-            inventory=Inventory(store, catalog, settings.low_stock_threshold),
+            inventory=inventory,
             orders=Orders(store),
             fulfillment=Fulfillment(store, catalog, gateway),
             checkout=Checkout(store, catalog, gateway, settings),
@@ -72,4 +75,5 @@ class Shop:
             ),
             # The same fallback key create_app gives Flask in development.
             shoppers=ShopperCookies(settings.secret_key or "dev-only-not-secret"),
+            releases=Releases(store, inventory),
         )

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from shop.errors import BadRequest, NoScript, StoreError
+from shop.releases import normalize_email
 from shop.store import keys
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -174,6 +175,8 @@ class Store:
         """Apply one verified Stripe event to its order: one EVALSHA."""
         action = {k: v for k, v in action.items() if v is not None and k not in _NOT_FOR_SCRIPT}
         action["mark_ttl"] = EVENT_MARK_TTL
+        limit_email = normalize_email((action.get("customer") or {}).get("email"))
+        action["limit_customer"] = limit_email is not None
         event_keys = [
             *keys.STOCK_KEYS,
             keys.event(action["event_id"]),
@@ -186,6 +189,8 @@ class Store:
             keys.stats_day(day),
             keys.customer_orders((action.get("customer") or {}).get("email")),
             keys.ATTENTION,
+            keys.RELEASES,
+            keys.customer_paid(limit_email),
             *keys.STATUS_INDEXES,
         ]
         return self.run_json("apply_event", event_keys, [now_ms, dumps(action)])

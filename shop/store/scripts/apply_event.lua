@@ -12,7 +12,9 @@
 -- KEYS[13]    event counters of today (hash, expires after 8 days)
 -- KEYS[14]    orders of the session's customer email (lex zset; a placeholder key when no email)
 -- KEYS[15]    orders that need the owner's attention (lex zset: any flag set)
--- KEYS[16..]  one lex zset per status, each key ending in its status name
+-- KEYS[16]    release windows (hash chapter -> JSON {"opens_at", "closes_at"} in ms)
+-- KEYS[17]    the customer's paid units per limited product (hash, by normalized email; a placeholder without one)
+-- KEYS[18..]  one lex zset per status, each key ending in its status name
 -- ARGV[1]     now_ms
 -- ARGV[2]     JSON action (built by shop/stripe_events.py):
 --   kind            fulfil | await | fail | expire | refund | dispute | ignore
@@ -24,6 +26,8 @@
 --   amount_subtotal, amount_total, currency, customer {email, name}, shipping
 --   refund          {charge_refunded} (charge.refunded) or {refund_id, amount, counts} (refund.*)
 --   dispute         {id, status, reason, amount, closed}
+--   limits          {product id: per-customer limit} of the catalog's limited products (absent: none)
+--   limit_customer  true when the customer's email could be normalized (KEYS[17] is then theirs)
 --   mark_ttl        seconds the event mark lives
 -- Returns JSON {"status": "applied"|"duplicate"|"ignored"|"need_items"|"session_conflict",
 --               "order_id", "order_status"}; an applied answer also carries "flags" and, after a sale,
@@ -32,8 +36,9 @@
 local now_ms = ARGV[1]
 local a = cjson.decode(ARGV[2])
 local K = {mark = KEYS[6], order = KEYS[7], sessions = KEYS[8], payments = KEYS[9], orders = KEYS[10],
-  last = KEYS[11], total = KEYS[12], today = KEYS[13], email = KEYS[14], attention = KEYS[15]}
-local status_key = status_keys(16)
+  last = KEYS[11], total = KEYS[12], today = KEYS[13], email = KEYS[14], attention = KEYS[15],
+  releases = KEYS[16], paid = KEYS[17]}
+local status_key = status_keys(18)
 
 -- Counters and "last event" describe Stripe's deliveries; the success page and
 -- reconciliation (a.source) count under their own name and leave "last event" alone.
@@ -211,6 +216,43 @@ local function commit_sale()
   end
 end
 
+-- Drops (SPEC section 7): a sale is fulfilled whatever it breaks (the money is in), and flagged.
+-- outside_release: a chapter of the order was not open when the store learnt of the payment.
+local function check_release_window()
+  local now = tonumber(now_ms)
+  for _, item in ipairs(items) do
+    local text = redis.call('HGET', K.releases, item.chapter)
+    if text then
+      local r = cjson.decode(text)
+      if (not is_null(r.opens_at) and now < r.opens_at) or (not is_null(r.closes_at) and now >= r.closes_at) then
+        flag('outside_release')
+      end
+    end
+  end
+end
+
+-- over_limit: the customer's earlier paid units plus these pass a product's per-customer limit.
+-- The customer's paid counters move with every paid sale (the hold script reads them).
+local function count_limited_units()
+  if is_null(a.limits) or not a.limit_customer then
+    return
+  end
+  local by_product = {}
+  for _, item in ipairs(items) do
+    local product = string.match(item.sku, '^([^/]+)/')
+    if product and a.limits[product] then
+      by_product[product] = (by_product[product] or 0) + item.quantity
+    end
+  end
+  for product, qty in pairs(by_product) do
+    local before = num(redis.call('HGET', K.paid, product))
+    if before + qty > a.limits[product] then
+      flag('over_limit')
+    end
+    redis.call('HINCRBY', K.paid, product, qty)
+  end
+end
+
 local new_status
 local note
 if a.kind == 'fulfil' then
@@ -221,6 +263,8 @@ if a.kind == 'fulfil' then
     flag('needs_review')
   else
     commit_sale()
+    check_release_window()
+    count_limited_units()
     new_status = 'paid'
     local expected = tonumber(order.amount_expected)
     if expected and not is_null(a.amount_subtotal) and

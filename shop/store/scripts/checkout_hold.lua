@@ -41,6 +41,12 @@ local K = {order = KEYS[6], orders = KEYS[7], pending = KEYS[8], idem = KEYS[9],
 local function is_null(v)
   return v == nil or v == cjson.null
 end
+-- A limit the caller leaves out is no limit (shop.checkout always gives every one).
+a.chapters = a.chapters or {}
+a.product_limits = a.product_limits or {}
+a.shopper_max_units = a.shopper_max_units or math.huge
+a.address_max_units = a.address_max_units or math.huge
+a.address_per_minute = a.address_per_minute or math.huge
 
 if a.idempotency then
   local first = redis.call('GET', K.idem)
