@@ -14,9 +14,11 @@ from shop import alerts as shop_alerts
 from shop import health
 from shop.errors import BadRequest, ShopError
 from shop.orders import FLAG_HELP, OWNER_TRANSITIONS, STATUSES
+from shop.refunds import new_refund_key
 from shop.web import get_shop
 
 PAGE_SIZE = 25
+REFUNDABLE = ("paid", "shipped", "delivered", "partially_refunded")
 CSV_MAX_BYTES = 256 * 1024
 
 
@@ -245,6 +247,9 @@ def order(order_id: str):
         flag_help=FLAG_HELP,
         moves=moves,
         restockable={k: v for k, v in restockable.items() if v > 0},
+        refundable=found["status"] in REFUNDABLE and bool(found["stripe"]["payment_intent"]),
+        refund_left=(found["amount_total"] or 0) - (found.get("amount_refunded") or 0),
+        refund_key=new_refund_key(),
         session_url=stripe_dashboard("session", found["stripe"]["session_id"], live),
         payment_url=stripe_dashboard("payment", found["stripe"]["payment_intent"], live),
     )
@@ -256,6 +261,34 @@ def order_status(order_id: str):
     status = request.form.get("status", "")
     get_shop().orders.set_status(order_id, status, tracking=request.form.get("tracking") or None)
     return _done(f"Order {order_id} is {status}.", url_for("owner.order", order_id=order_id))
+
+
+def _minor_units(value: str) -> int | None:
+    """The refund form's amount, "45" or "45.50" in the shop's currency -> minor units; blank: all."""
+    text = (value or "").strip().replace(",", ".")
+    if not text:
+        return None
+    whole, _, cents = text.partition(".")
+    if not whole.isdigit() or not (cents == "" or (cents.isdigit() and len(cents) <= 2)):
+        raise BadRequest(f"amount: write it like 45 or 45.50, or leave it empty to refund everything, not {value!r}")
+    return int(whole) * 100 + int((cents + "00")[:2])
+
+
+@owner.post("/orders/<order_id>/refund")
+@owner_required
+def order_refund(order_id: str):
+    """The refund form: one key per form shown, so a double click is one refund."""
+    refund = get_shop().refunds.refund(
+        order_id,
+        _minor_units(request.form.get("amount", "")),
+        request.form.get("restock") == "1",
+        key=request.form.get("refund_key") or None,
+    )
+    return _done(
+        f"Stripe created refund {refund['id']} ({refund['status']}). The order changes when Stripe confirms it"
+        + (", and its units go back on sale then." if request.form.get("restock") == "1" else "."),
+        url_for("owner.order", order_id=order_id),
+    )
 
 
 @owner.post("/orders/<order_id>/restock")

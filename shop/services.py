@@ -12,6 +12,7 @@ from shop.fulfillment import Fulfillment
 from shop.inventory import Inventory
 from shop.notify import Notifier
 from shop.orders import Orders
+from shop.refunds import Refunds
 from shop.releases import Releases
 from shop.shoppers import ShopperCookies
 from shop.store import Store
@@ -47,6 +48,7 @@ class Shop:
     notifier: Notifier
     shoppers: ShopperCookies
     releases: Releases
+    refunds: Refunds
 
     @classmethod
     def build(
@@ -76,4 +78,5 @@ class Shop:
             # The same fallback key create_app gives Flask in development.
             shoppers=ShopperCookies(settings.secret_key or "dev-only-not-secret"),
             releases=Releases(store, inventory),
+            refunds=Refunds(store, gateway),
         )

@@ -51,6 +51,7 @@ _SCRIPT_NAMES = (
     "checkout_release",
     "rate_limit",
     "order_restock",
+    "order_refund_request",
 )
 
 
@@ -320,6 +321,12 @@ class Store:
 
     def restock_order(self, order_id: str, request: dict, now_ms: int) -> dict:
         return self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)], [now_ms, dumps(request)])
+
+    def request_refund(self, order_id: str, *, restock: bool, note: str, now_ms: int) -> dict:
+        """Remember, on a refundable order, whether its refund puts the units back (apply_event restocks)."""
+        return self.run_json(
+            "order_refund_request", [keys.order(order_id)], [now_ms, dumps({"restock": restock, "note": note})]
+        )
 
     def save_stock_verification(self, result: dict) -> None:
         self.backend.call("SET", keys.STOCK_VERIFIED, dumps(result))

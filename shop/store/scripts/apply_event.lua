@@ -318,6 +318,24 @@ elseif a.kind == 'refund' then
     new_status = 'partially_refunded'
   end
   note = string.format('refunded %d of %d', refunded, total)
+  -- The owner asked for this refund with restock (order_refund_request.lua): the units go back
+  -- now, once; the request is spent whatever comes later.
+  if order.restock_on_refund == '1' then
+    local restocked = decode_or_empty(order.restocked)
+    for _, item in ipairs(items) do
+      local back = item.quantity - (restocked[item.sku] or 0)
+      if item.stock_tracked and is_initialized(item.chapter) and back > 0 then
+        local on_hand = redis.call('HINCRBY', S.stock, item.sku, back)
+        restocked[item.sku] = (restocked[item.sku] or 0) + back
+        ledger_add(now_ms, {chapter = item.chapter, sku = item.sku, reason = 'refund_restock', delta = back,
+          on_hand = on_hand, held_delta = 0, held = num(redis.call('HGET', S.held, item.sku)), ref = a.order_id,
+          actor = 'owner', note = 'restocked with the refund (' .. a.event_id .. ')'})
+      end
+    end
+    updates.restocked = cjson.encode(restocked)
+    updates.restock_on_refund = '0'
+    note = note .. ', restocked'
+  end
 elseif a.kind == 'dispute' then
   -- A dispute does not change what the order is; it flags it for the owner until it is closed.
   new_status = status
