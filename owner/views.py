@@ -15,6 +15,7 @@ from shop import health
 from shop.errors import BadRequest, ShopError
 from shop.orders import FLAG_HELP, OWNER_TRANSITIONS, STATUSES
 from shop.refunds import new_refund_key
+from shop.releases import owner_words, parse_time
 from shop.web import get_shop
 
 PAGE_SIZE = 25
@@ -76,6 +77,34 @@ def stock():
     return render_template(
         "owner/stock.html", chapters=shop.inventory.snapshot(), threshold=shop.settings.low_stock_threshold
     )
+
+
+@owner.app_template_filter("release_words")
+def release_words(iso: str | None) -> str:
+    """``2026-12-04T17:00:00Z`` -> ``Fri 4 Dec 2026, 17:00 UTC`` on the owner's pages."""
+    return owner_words(parse_time(iso, "time")) if iso else ""
+
+
+@owner.post("/chapters/<chapter_id>/release")
+@owner_required
+def chapter_release(chapter_id: str):
+    """The stock page's release form: opens/closes as ISO-8601 with a zone; "clear" removes the release."""
+    shop = get_shop()
+    if request.form.get("clear") == "1":
+        body = {"opens_at": None, "closes_at": None}
+    else:
+        body = {k: (request.form.get(k) or "").strip() or None for k in ("opens_at", "closes_at")}
+    chapter = shop.releases.set(chapter_id, body)
+    release = chapter["release"]
+    if not (release["opens_at"] or release["closes_at"]):
+        message = f"{chapter['name']} has no release: it is on sale while it has stock."
+    else:
+        message = f"{chapter['name']} is {release['state']}" + "".join(
+            f"; {word} {owner_words(parse_time(release[field], field))}"
+            for field, word in (("opens_at", "opens"), ("closes_at", "closes"))
+            if release[field]
+        )
+    return _done(message + ".", url_for("owner.stock") + f"#{chapter_id}")
 
 
 @owner.post("/stock/<chapter_id>/initialize")

@@ -398,3 +398,26 @@ def test_our_own_pages_and_scripts_may_check_out(app, shop):
     assert charset.status_code == 201
     assert app.test_client().post(URL, json=cart("tide-tote/OS")).status_code == 201  # a script: judged by the limits
     assert held_total(shop) == 2
+
+
+def test_owner_mode_sets_the_release_from_the_stock_page(app, shop, client):
+    from tests.test_owner_mode import login
+
+    shop_clock(shop).now = OPENS_MS / 1000 - 86400
+    token = login(client)
+    page = client.get("/owner/stock").get_data(as_text=True)
+    assert "no release set" in page and 'action="/owner/chapters/chapter-ii/release"' in page
+    done = client.post(
+        "/owner/chapters/chapter-ii/release",
+        data={"csrf_token": token, "opens_at": "2026-12-04T18:00+01:00", "closes_at": ""},
+    )
+    assert done.status_code == 302
+    page = client.get("/owner/stock").get_data(as_text=True)
+    assert "Chapter II is scheduled; opens Fri 4 Dec 2026, 17:00 UTC." in page
+    assert f'opens <time datetime="{OPENS}">Fri 4 Dec 2026, 17:00 UTC</time>' in page
+    bad = client.post("/owner/chapters/chapter-ii/release", data={"csrf_token": token, "opens_at": "tomorrow"})
+    assert bad.status_code == 302 and "2026-12-04T17:00Z" in client.get("/owner/stock").get_data(as_text=True)
+    assert shop.releases.get("chapter-ii")["opens_at"] == OPENS
+    client.post("/owner/chapters/chapter-ii/release", data={"csrf_token": token, "clear": "1"})
+    assert shop.releases.get("chapter-ii")["opens_at"] is None
+    assert client.post("/owner/chapters/chapter-ii/release", data={"opens_at": OPENS}).status_code in (400, 403)
