@@ -88,11 +88,10 @@ class Checkout:
         lines = parse_cart(body, self.catalog)
         check_idempotency_key(idempotency_key)
         product_limits = self.cart_limits(lines)
-        email = None
-        if product_limits:
-            email = releases.check_email(body.get("email"))
-        elif body.get("email") is not None:
-            email = releases.normalize_email(body.get("email"))
+        given = body.get("email")
+        if (given is not None and not (isinstance(given, str) and len(given) <= 254)) or (given and len(given) > 254):
+            raise BadRequest("email must be your email address (like name@example.com), at most 254 characters")
+        email = releases.check_email(given) if product_limits or given else None
         if not self.gateway.configured:
             raise PaymentProviderError("checkout is not available: STRIPE_SECRET_KEY is not set on the server")
         now = self.clock()
