@@ -160,6 +160,8 @@ class Checkout:
                 now_ms=int(self.clock() * 1000),
             )
             log.warning("checkout %s: hold released, Stripe did not start the session: %s", order_id, e.message)
+            if held.get("replaced"):  # its holds went with the new hold: its session must not stay payable
+                self._end_replaced(held["replaced"], order_id)
             raise PaymentProviderError(
                 "the payment page could not be opened, so nothing was reserved or charged; please try again in a moment"
             ) from e
