@@ -127,6 +127,11 @@ class Releases:
         self.inventory.chapter(chapter_id)
         return release_json(self.store.releases().get(chapter_id), self.inventory.now_ms())
 
+    def all(self) -> dict[str, dict]:
+        """Every chapter's release, in one read."""
+        stored, now = self.store.releases(), self.inventory.now_ms()
+        return {c.id: release_json(stored.get(c.id), now) for c in self.inventory.catalog.chapters}
+
     def set(self, chapter_id: str, body) -> dict:
         """``{"opens_at", "closes_at", "queue"}`` -> the chapter object with its new ``release``.
 

@@ -120,7 +120,7 @@ def cart_catalog(shop) -> dict:
 
 @storefront.get("/")
 def home():
-    return render_template("home.html")
+    return render_template("home.html", releases=get_shop().releases.all())
 
 
 @storefront.get("/chapters/<chapter_id>")
