@@ -1,0 +1,340 @@
+"""The line (SPEC section 7) in one process on a real redis-server: join, shuffle, admission by the clock,
+passes bound to their shopper, the per-address ticket cap, and checkout behind the line.
+
+The shop's clock is the test's (tests/clock.py): time passes only when the test moves it, and nothing
+else runs between two requests, so admission can only come from the clock.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from shop import line
+from shop.line import PASS_COOKIE, TICKET_COOKIE, spearman
+from shop.shoppers import COOKIE
+from tests.clock import shop_clock
+
+OPENS = "2026-12-04T17:00:00Z"
+OPENS_MS = 1796403600000
+QUEUE = {"starts_minutes_before": 15, "admit_per_minute": 6, "pass_minutes": 10}
+
+
+@pytest.fixture
+def app(make_app, stub):
+    app = make_app(
+        STRIPE_SECRET_KEY="sk_test_stand_in",
+        STRIPE_API_BASE=stub.base,
+        PUBLIC_URL="http://127.0.0.1:5000",
+        TRUSTED_PROXY_HOPS="1",
+    )
+    shop = app.extensions["shop"]
+    shop.inventory.initialize("chapter-ii", {"wool-coat/M": 5, "wool-coat/L": 5, "ridge-knit/M": 20})
+    return app
+
+
+@pytest.fixture
+def clock(shop):
+    clock = shop_clock(shop)
+    clock.now = OPENS_MS / 1000 - 10 * 60  # ten minutes before opening: the line is open to join
+    return clock
+
+
+def with_line(shop, queue=None, opens=OPENS):
+    return shop.releases.set("chapter-ii", {"opens_at": opens, "queue": queue or QUEUE})
+
+
+def fan(app, address="198.51.100.7"):
+    """A browser that opened a page before (it carries the signed shopper cookie), from one address."""
+    client = app.test_client()
+    assert client.get("/chapters/chapter-i").status_code == 200
+    assert client.get_cookie(COOKIE)
+    client.address = address
+    return client
+
+
+def join(client, chapter="chapter-ii"):
+    return client.post(f"/api/queue/{chapter}/join", headers={"X-Forwarded-For": client.address})
+
+
+def place(client, chapter="chapter-ii"):
+    return client.get(f"/api/queue/{chapter}")
+
+
+def checkout(client, sku="ridge-knit/M"):
+    return client.post(
+        "/api/checkout",
+        json={"items": [{"sku": sku, "quantity": 1}]},
+        headers={"X-Forwarded-For": client.address},
+    )
+
+
+# -- pure rules -------------------------------------------------------------------------------------
+
+
+def test_admitted_is_the_clock_formula():
+    assert line.admitted(OPENS_MS - 1, OPENS_MS, 60) == 0
+    assert line.admitted(OPENS_MS, OPENS_MS, 60) == 0
+    assert line.admitted(OPENS_MS + 999, OPENS_MS, 60) == 0
+    assert line.admitted(OPENS_MS + 1000, OPENS_MS, 60) == 1
+    assert line.admitted(OPENS_MS + 59_999, OPENS_MS, 7) == 6
+    assert line.admitted(OPENS_MS + 600_000, OPENS_MS, 7) == 70
+    # the ticket at rank r is admitted at the first ms admitted() passes r
+    for rank in (0, 1, 6, 69):
+        at = line.admitted_at(rank, OPENS_MS, 7)
+        assert line.admitted(at, OPENS_MS, 7) == rank + 1 and line.admitted(at - 1, OPENS_MS, 7) == rank
+    assert line.eta_seconds(5, OPENS_MS, OPENS_MS, 6) == 60 and line.eta_seconds(0, OPENS_MS + 20_000, OPENS_MS, 6) == 0
+
+
+@pytest.mark.parametrize(
+    ("queue", "words"),
+    [
+        ("yes", "queue must be an object"),
+        ({"admit_per_minute": 60, "pass_minutes": 10}, "missing starts_minutes_before"),
+        ({**QUEUE, "speed": 1}, "unknown field(s) speed"),
+        ({**QUEUE, "admit_per_minute": 0}, "queue.admit_per_minute (shoppers let through per minute) must be a whole"),
+        ({**QUEUE, "pass_minutes": 2.5}, "queue.pass_minutes"),
+        ({**QUEUE, "starts_minutes_before": True}, "queue.starts_minutes_before"),
+        ({**QUEUE, "starts_minutes_before": 5000}, "from 0 to 1440"),
+    ],
+)
+def test_a_bad_queue_is_refused_with_the_expected_form(client, owner_headers, queue, words):
+    answer = client.post(
+        "/api/owner/chapters/chapter-ii/release", json={"opens_at": OPENS, "queue": queue}, headers=owner_headers
+    )
+    assert answer.status_code == 400
+    assert words in answer.json["error"]
+
+
+def test_the_owner_turns_the_line_on_and_every_page_shows_it(client, owner_headers, clock):
+    no_opening = client.post(
+        "/api/owner/chapters/chapter-ii/release", json={"queue": QUEUE}, headers=owner_headers
+    ).json
+    assert "a waiting line needs opens_at" in no_opening["error"]
+    answer = client.post(
+        "/api/owner/chapters/chapter-ii/release", json={"opens_at": OPENS, "queue": QUEUE}, headers=owner_headers
+    )
+    assert answer.status_code == 200
+    assert answer.json["release"] == {"opens_at": OPENS, "closes_at": None, "state": "scheduled", "queue": QUEUE}
+    stock = client.get("/api/owner/stock", headers=owner_headers).json["chapters"]
+    assert next(c for c in stock if c["id"] == "chapter-ii")["release"]["queue"] == QUEUE
+
+
+def test_spearman_tells_order_from_shuffle():
+    xs = list(range(200))
+    assert spearman(xs, xs) == 1 and spearman(xs, xs[::-1]) == -1
+    ys = xs[:]
+    random.Random(7).shuffle(ys)
+    assert abs(spearman(xs, ys)) < 0.2
+
+
+# -- the line in the store --------------------------------------------------------------------------
+
+
+def test_join_gives_a_ticket_and_a_second_join_keeps_it(app, shop, clock):
+    with_line(shop)
+    first, second = fan(app), fan(app)
+    answer = join(first)
+    assert answer.status_code == 200
+    assert answer.json == {"state": "waiting", "position": 1, "ahead": 0, "eta_seconds": 610, "opens_at": OPENS}
+    assert first.get_cookie(TICKET_COOKIE + "chapter-ii").http_only
+    clock.advance(30)
+    assert join(second).json["position"] == 2
+    clock.advance(30)
+    again = join(first)
+    assert again.json["position"] == 1  # the first ticket, not a new one at the back
+    assert place(first).json["position"] == 1 and place(second).json["ahead"] == 1
+    assert shop.line.watch("chapter-ii")["tickets"] == 2
+
+
+def test_the_line_opens_for_joining_at_starts_minutes_before(app, shop, clock):
+    with_line(shop)
+    clock.now = OPENS_MS / 1000 - 16 * 60
+    early = join(fan(app))
+    assert early.status_code == 409
+    assert early.json["error"] == "the line for Chapter II opens at Fri 4 Dec 2026, 16:45 UTC; come back then"
+    clock.advance(60)
+    assert join(fan(app)).json["state"] == "waiting"
+
+
+def test_no_shopper_cookie_no_ticket_and_the_owner_sees_it(app, shop, clock):
+    with_line(shop)
+    script = app.test_client()  # never opened a page
+    answer = script.post("/api/queue/chapter-ii/join", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert answer.status_code == 403
+    assert "open the shop's page first" in answer.json["error"]
+    assert place(script).json["state"] == "not_in_line"
+    watch = shop.line.watch("chapter-ii")
+    assert watch["tickets"] == 0 and watch["refused_no_cookie"] == 1
+
+
+def test_a_chapter_without_a_line_says_so(app, shop, clock):
+    shop.releases.set("chapter-ii", {"opens_at": OPENS})
+    answer = join(fan(app))
+    assert answer.status_code == 404 and "has no waiting line" in answer.json["error"]
+
+
+def test_shuffle_at_opening_is_uncorrelated_with_join_order_and_later_arrivals_keep_theirs(
+    app, shop, clock, monkeypatch
+):
+    """500 fans join before opens_at (a seeded draw), 20 after: the line order of the first 500 is unrelated
+    to when they came (|Spearman| < 0.2; first-come-first-served would be exactly 1), the 20 follow in order."""
+    seeded = random.Random(20261204)
+    monkeypatch.setattr(line, "draw", seeded.random)
+    with_line(shop, {"starts_minutes_before": 60, "admit_per_minute": 60, "pass_minutes": 10})
+    clock.now = OPENS_MS / 1000 - 50 * 60
+    early = []
+    for i in range(500):
+        shopper_id, _ = shop.shoppers.new()
+        early.append(shopper_id)
+        assert shop.line.visit("chapter-ii", shopper_id, join=True, address=f"10.0.{i // 40}.1")["position"] == i + 1
+        clock.advance(5)
+    clock.now = OPENS_MS / 1000
+    late = []
+    for i in range(20):
+        clock.advance(1)
+        shopper_id, _ = shop.shoppers.new()
+        late.append(shopper_id)
+        shop.line.visit("chapter-ii", shopper_id, join=True, address=f"10.1.{i}.1")
+    clock.now = OPENS_MS / 1000  # nobody admitted yet: position is each ticket's place in the line
+    positions = [shop.line.visit("chapter-ii", s, join=False)["position"] for s in early]
+    assert sorted(positions) == list(range(1, 501))
+    rho = spearman(list(range(500)), positions)
+    assert abs(rho) < 0.2, rho
+    assert [shop.line.visit("chapter-ii", s, join=False)["position"] for s in late] == list(range(501, 521))
+
+
+def test_admission_comes_from_the_clock_alone(app, shop, clock):
+    """admit_per_minute = 6: each minute of the test clock lets exactly six more through, with no request between."""
+    with_line(shop)
+    shoppers = []
+    for i in range(30):
+        shopper_id, _ = shop.shoppers.new()
+        shoppers.append(shopper_id)
+        shop.line.visit("chapter-ii", shopper_id, join=True, address=f"10.2.{i}.1")
+    clock.now = OPENS_MS / 1000
+    for minute in range(6):
+        states = [shop.line.visit("chapter-ii", s, join=False)["state"] for s in shoppers]
+        assert states.count("admitted") == min(30, 6 * minute), minute
+        waiting = sorted(p for s in shoppers if (p := shop.line.visit("chapter-ii", s, join=False)["position"]))
+        assert waiting == list(range(1, 31 - 6 * minute))
+        clock.advance(60)
+    watch = shop.line.watch("chapter-ii")
+    assert (watch["admitted"], watch["waiting"], watch["passes"]) == (
+        30,
+        0,
+        30,
+    )  # each admitted ticket was asked once after its turn
+
+
+def test_an_admitted_fan_gets_a_pass_that_works_only_with_their_cookie(app, shop, clock, stub):
+    with_line(shop)
+    ada, bob = fan(app, "198.51.100.1"), fan(app, "198.51.100.2")
+    join(ada)
+    clock.advance(1)
+    join(bob)
+    clock.now = OPENS_MS / 1000 + 10  # six a minute: the first ticket is let through
+    ada_place, bob_place = place(ada).json, place(bob).json
+    if ada_place["state"] != "admitted":
+        ada, bob, ada_place, bob_place = bob, ada, bob_place, ada_place
+    assert ada_place == {"state": "admitted", "position": None, "ahead": 0, "eta_seconds": 0, "opens_at": OPENS}
+    assert bob_place == {"state": "waiting", "position": 1, "ahead": 0, "eta_seconds": 10, "opens_at": OPENS}
+    the_pass = ada.get_cookie(PASS_COOKIE + "chapter-ii")
+    assert the_pass.http_only and the_pass.same_site == "Lax"
+    assert bob.get_cookie(PASS_COOKIE + "chapter-ii") is None
+    refused = checkout(bob)
+    assert refused.status_code == 403
+    assert refused.json["position"] == 1 and refused.json["state"] == "waiting"
+    assert "you are number 1 in line" in refused.json["error"]
+    # Ada's pass with Bob's cookie: refused, and it names Bob's own place
+    bob.set_cookie(PASS_COOKIE + "chapter-ii", the_pass.value)
+    stolen = checkout(bob)
+    assert stolen.status_code == 403 and "given to another browser" in stolen.json["error"]
+    assert stolen.json["position"] == 1
+    assert checkout(ada).status_code == 201
+    assert len(stub.sessions) == 1
+    assert shop.inventory.availability(["ridge-knit/M"]) == {"ridge-knit/M": 19}
+
+
+def test_an_expired_pass_sends_its_fan_to_the_back_of_the_line(app, shop, clock, stub, monkeypatch):
+    """The choice for "a new position": a pass that ran out unused re-joins its fan at the back, as a new arrival."""
+    seeded = random.Random(5)
+    draws = [0.0]  # this fan draws the front of the line; the 99 others at random
+    monkeypatch.setattr(line, "draw", lambda: draws.pop() if draws else 0.001 + seeded.random())
+    with_line(shop)
+    first = fan(app, "198.51.100.1")
+    join(first)
+    for i in range(99):
+        shop.line.visit("chapter-ii", shop.shoppers.new()[0], join=True, address=f"10.3.{i}.1")
+    clock.now = OPENS_MS / 1000
+    assert place(first).json["position"] == 1
+    clock.now = line.admitted_at(0, OPENS_MS, 6) / 1000  # this fan's turn, ten seconds after opening
+    assert place(first).json["state"] == "admitted"
+    assert first.get_cookie(PASS_COOKIE + "chapter-ii")
+    clock.advance(10 * 60)  # pass_minutes later: the pass ran out unused
+    refused = checkout(first)
+    assert refused.status_code == 403
+    assert "your turn to check out has ended, so you are back in the line" in refused.json["error"]
+    let_through = line.admitted(int(clock.now * 1000), OPENS_MS, 6)
+    assert let_through == 61
+    # 99 others ahead in line order, of which let_through are already through
+    assert refused.json["position"] == 99 - let_through + 1 and refused.json["state"] == "waiting"
+    assert place(first).json["position"] == refused.json["position"]
+    assert shop.line.watch("chapter-ii")["rejoined"] == 1
+    assert not stub.sessions
+
+
+def test_sold_out_closes_the_line_at_once(app, shop, clock, owner_headers):
+    with_line(shop)
+    waiting = fan(app)
+    join(waiting)
+    clock.now = OPENS_MS / 1000
+    shop.inventory.set("chapter-ii", {"wool-coat/M": 0, "wool-coat/L": 0, "ridge-knit/M": 0})
+    answer = place(waiting).json
+    assert answer["state"] == "closed" and answer["position"] is None
+    assert answer["message"] == "Chapter II is sold out, sorry: everything is sold or in someone's checkout"
+    assert shop.line.watch("chapter-ii")["sold_out_at"] == OPENS
+
+
+def test_moving_opens_at_keeps_tickets_and_judges_joined_before_anew(app, shop, clock, monkeypatch):
+    draws = iter([0.9, 0.1, 0.5, 0.2])
+    monkeypatch.setattr(line, "draw", lambda: next(draws))
+    with_line(shop)
+    fans = [fan(app, f"198.51.100.{i}") for i in range(4)]
+    for f in fans:  # 16:50, 16:51, 16:52, 16:53 with draws 0.9, 0.1, 0.5, 0.2
+        join(f)
+        clock.advance(60)
+    with_line(shop, opens="2026-12-04T16:51:30Z")  # fans 3 and 4 now joined after the opening
+    clock.now = OPENS_MS / 1000 - 8 * 60 - 30
+    assert [place(f).json["position"] for f in fans] == [2, 1, 3, 4]  # shuffled early ones, then by arrival
+    assert shop.line.watch("chapter-ii")["joined_before_opening"] == 2
+    with_line(shop)  # back to 17:00: all four joined before it, ordered by the draws they got at join
+    clock.now = OPENS_MS / 1000
+    assert [place(f).json["position"] for f in fans] == [4, 1, 3, 2]
+    watch = shop.line.watch("chapter-ii")
+    assert watch["tickets"] == 4 and watch["joined_before_opening"] == 4
+
+
+def test_flood_from_one_address_gets_at_most_the_cap_and_fans_keep_their_places(app, shop, clock):
+    """1,000 joins from one address, each with a fresh signed cookie: ADDRESS_MAX_TICKETS (50) get tickets."""
+    with_line(shop)
+    fans = [fan(app, f"192.0.2.{i}") for i in range(1, 6)]
+    for f in fans:
+        join(f)
+        clock.advance(1)
+    before = [place(f).json["position"] for f in fans]
+    flood = app.test_client()
+    codes = []
+    for _ in range(1000):
+        _, cookie = shop.shoppers.new()
+        flood.set_cookie(COOKIE, cookie)
+        flood.delete_cookie(TICKET_COOKIE + "chapter-ii")
+        codes.append(flood.post("/api/queue/chapter-ii/join", headers={"X-Forwarded-For": "203.0.113.66"}))
+    assert sum(a.status_code == 200 for a in codes) == 50
+    refused = [a for a in codes if a.status_code != 200]
+    assert len(refused) == 950 and {a.status_code for a in refused} == {403}
+    assert "already has 50 places in this line" in refused[0].json["error"]
+    assert [place(f).json["position"] for f in fans] == before == [1, 2, 3, 4, 5]
+    watch = shop.line.watch("chapter-ii")
+    assert watch["tickets"] == 55 and watch["refused_address"] == 950
