@@ -248,6 +248,25 @@ class Line:
             tail = place.get("message", "the line is closed")
         return Forbidden(f"{why}: {tail}", **where)
 
+    def _stock(self, chapter_id: str) -> dict:
+        (snapshot,) = self.inventory.snapshot([chapter_id])
+        rows = snapshot["skus"] if snapshot["initialized"] else []
+        return {
+            "held": sum(r["held"] for r in rows),  # units in open checkouts
+            "available": sum(r["available"] for r in rows),
+            "on_hand": sum(r["on_hand"] for r in rows),
+        }
+
+    def running(self) -> str | None:
+        """The chapter whose line the owner most likely watches: one with a line, open or next to open."""
+        releases_now = self.store.releases()
+        now = self.now_ms()
+        with_line = [(r.get("opens_at") or 0, c) for c, r in releases_now.items() if r.get("queue")]
+        if not with_line:
+            return None
+        started = [x for x in with_line if x[0] <= now]
+        return (max(started) if started else min(with_line))[1]
+
     def watch(self, chapter_id: str) -> dict:
         """The owner's live view of one chapter's line (waiting, admitted, refused joins, sold out at)."""
         from shop import releases
@@ -276,6 +295,7 @@ class Line:
             "refused_address": int(stats.get("refused_address", 0)),
             "refused_no_cookie": int(stats.get("refused_no_cookie", 0)),
             "sold": seen["sold"],
+            **self._stock(chapter.id),
             "sold_counted_fully": seen["ledger_complete"],
             "sold_out_at": releases.iso_utc(int(stats["sold_out_at"])) if stats.get("sold_out_at") else None,
         }

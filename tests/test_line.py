@@ -15,6 +15,7 @@ from shop import line
 from shop.line import PASS_COOKIE, TICKET_COOKIE, spearman
 from shop.shoppers import COOKIE
 from tests.clock import shop_clock
+from tests.test_owner_mode import login
 
 OPENS = "2026-12-04T17:00:00Z"
 OPENS_MS = 1796403600000
@@ -338,3 +339,88 @@ def test_flood_from_one_address_gets_at_most_the_cap_and_fans_keep_their_places(
     assert [place(f).json["position"] for f in fans] == before == [1, 2, 3, 4, 5]
     watch = shop.line.watch("chapter-ii")
     assert watch["tickets"] == 55 and watch["refused_address"] == 950
+
+
+# -- pages ------------------------------------------------------------------------------------------
+
+
+def test_pages_send_a_shopper_into_the_line_and_let_a_pass_holder_through(app, shop, clock):
+    with_line(shop)
+    clock.now = OPENS_MS / 1000 - 20 * 60  # before the line starts: the pages show the countdown
+    visitor = fan(app)
+    assert visitor.get("/chapters/chapter-ii").status_code == 200
+    clock.now = OPENS_MS / 1000 - 60
+    sent = visitor.get("/products/wool-coat")
+    assert sent.status_code == 302 and sent.headers["Location"] == "/line/chapter-ii?next=/products/wool-coat"
+    page = visitor.get("/line/chapter-ii?next=/products/wool-coat")
+    html = page.get_data(as_text=True)
+    assert 'data-line="chapter-ii"' in html and 'data-line-back="/products/wool-coat"' in html
+    assert "static/line.js" in html and "<script>" not in html  # no inline script
+    assert (
+        visitor.get("/line/chapter-ii?next=https://evil.example/")
+        .get_data(as_text=True)
+        .count('data-line-back="/chapters/chapter-ii"')
+    )
+    join(visitor)
+    clock.now = OPENS_MS / 1000 + 10
+    assert place(visitor).json["state"] == "admitted"
+    assert visitor.get("/products/wool-coat").status_code == 200  # the pass lets the shopper in
+
+
+def test_the_owner_watches_the_drop(app, shop, clock, owner_headers):
+    with_line(shop)
+    for i in range(3):
+        join(fan(app, f"198.51.100.{i}"))
+    app.test_client().post("/api/queue/chapter-ii/join")  # no cookie: refused
+    clock.now = OPENS_MS / 1000 + 20  # two let through by the clock
+    client = app.test_client()
+    answer = client.get("/api/owner/chapters/chapter-ii/line", headers=owner_headers).json
+    assert (answer["tickets"], answer["admitted"], answer["waiting"]) == (3, 2, 1)
+    assert answer["refused_no_cookie"] == 1 and answer["available"] == 30 and answer["held"] == 0
+    token = login(client)
+    page = client.get("/owner/drop", follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Drop: Chapter II" in html
+    assert "data-waiting>1<" in html and "data-admitted>2<" in html and "data-refused-cookie>1<" in html
+    assert '<meta http-equiv="refresh" content="5">' in html
+    # the stock page's release form sets and shows the line in the owner's words
+    saved = client.post(
+        "/owner/chapters/chapter-ii/release",
+        data={
+            "csrf_token": token,
+            "opens_at": OPENS,
+            "queue_starts_minutes_before": "30",
+            "queue_admit_per_minute": "120",
+            "queue_pass_minutes": "8",
+        },
+        follow_redirects=True,
+    )
+    assert saved.status_code == 200
+    assert shop.releases.get("chapter-ii")["queue"] == {
+        "starts_minutes_before": 30,
+        "admit_per_minute": 120,
+        "pass_minutes": 8,
+    }
+    bad = client.post(
+        "/owner/chapters/chapter-ii/release",
+        data={"csrf_token": token, "opens_at": OPENS, "queue_admit_per_minute": "lots"},
+        follow_redirects=True,
+    )
+    assert "queue: missing pass_minutes, starts_minutes_before" in bad.get_data(as_text=True)
+    assert shop.releases.get("chapter-ii")["queue"]["admit_per_minute"] == 120  # nothing changed
+
+
+def test_the_cli_turns_the_line_on_and_off(app, shop):
+    runner = app.test_cli_runner()
+    args = ["chapter", "release", "chapter-ii", "--opens-at", "2026-12-04T17:00Z"]
+    done = runner.invoke(args=[*args, "--line-starts-before", "15", "--admit-per-minute", "6", "--pass-minutes", "10"])
+    assert done.exit_code == 0, done.output
+    assert "waiting line: joins from 15 min before opening, 6 let through a minute, 10 min each" in done.output
+    assert shop.releases.get("chapter-ii")["queue"] == QUEUE
+    half = runner.invoke(args=[*args, "--admit-per-minute", "6"])
+    assert half.exit_code != 0 and "a waiting line needs all three" in half.output
+    wrong = runner.invoke(args=[*args, "--line-starts-before", "15", "--admit-per-minute", "0", "--pass-minutes", "10"])
+    assert wrong.exit_code != 0 and "queue.admit_per_minute" in wrong.output
+    off = runner.invoke(args=args)
+    assert off.exit_code == 0 and "waiting line" not in off.output
+    assert shop.releases.get("chapter-ii")["queue"] is None
