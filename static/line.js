@@ -10,7 +10,7 @@
   var status = root.querySelector("[data-line-status]");
   var detail = root.querySelector("[data-line-detail]");
   var go = root.querySelector("[data-line-go]");
-  var every = 3000;
+  var wait = 3000;
   var timer = null;
 
   function words(answer) {
@@ -40,6 +40,8 @@
       return false;
     }
     if (answer.state === "closed") { detail.textContent = ""; return false; }
+    // Look again when the turn should come (the server's estimate), at least every 10 s, at most every second.
+    wait = Math.min(10, Math.max(1, answer.eta_seconds || 0)) * 1000;
     return true;
   }
 
@@ -65,7 +67,7 @@
 
   function next(result) {
     if (result === "join") { timer = window.setTimeout(join, 500); return; }
-    if (result) { timer = window.setTimeout(poll, every); }
+    if (result) { timer = window.setTimeout(poll, wait); }
   }
 
   function poll() { ask("GET", "/api/queue/" + encodeURIComponent(chapter)).then(next); }

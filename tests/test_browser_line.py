@@ -1,8 +1,8 @@
 """The line in real headless Chromium: a fan is sent to the line page, which joins and follows the place as the
 shop's clock moves (no reload), is let through, and checks out; a fan not yet let through is refused.
 
-The app runs in this process (tests/browser.py) so the test moves its clock; the page polls every 3 s, so each
-wait is a generous upper bound that ends as soon as the page changes, never a timing assertion.
+The app runs in this process (tests/browser.py) so the test moves its clock; the page looks again when its turn
+should come (every 1-10 s), so each wait is a generous upper bound that ends as soon as the page changes, never a timing assertion.
 """
 
 from __future__ import annotations
@@ -74,14 +74,14 @@ def test_a_fan_waits_in_line_moves_up_with_the_clock_and_checks_out(server, brow
     screenshot(browser, "shop-line")
     server.clock.now = OPENS_MS / 1000  # the opening: ours drew last of the thirteen early fans
     server.clock.advance(60)  # six let through
-    WebDriverWait(browser, 10).until(lambda d: "6 people ahead" in status(d))
+    WebDriverWait(browser, 25).until(lambda d: "6 people ahead" in status(d))
     assert status(browser) == "You're in line — 6 people ahead, about 2 minutes"
     refused = checkout_from_the_page(browser)  # not let through yet: the server refuses, naming the place
     assert refused["status"] == 403 and refused["body"]["position"] == 7
     assert "you are number 7 in line" in refused["body"]["error"]
     server.clock.advance(60)  # our turn (the 13th ticket is let through at 130 s)
     server.clock.advance(10)
-    WebDriverWait(browser, 15).until(lambda d: d.current_url == server.url + "/products/ridge-knit")
+    WebDriverWait(browser, 25).until(lambda d: d.current_url == server.url + "/products/ridge-knit")
     assert browser.get_cookie("line_pass_chapter-ii")["httpOnly"]
     browser.find_element(By.CSS_SELECTOR, "input[value='ridge-knit/M']").click()
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
