@@ -206,6 +206,8 @@ def test_shuffle_at_opening_is_uncorrelated_with_join_order_and_later_arrivals_k
     assert [shop.line.visit("chapter-ii", s, join=False)["position"] for s in late] == list(range(501, 521))
 
 
+# Every store: the line lives in Lua scripts that must run the same on all four.
+@pytest.mark.backends()
 def test_admission_comes_from_the_clock_alone(app, shop, clock):
     """admit_per_minute = 6: each minute of the test clock lets exactly six more through, with no request between."""
     with_line(shop)
@@ -229,6 +231,8 @@ def test_admission_comes_from_the_clock_alone(app, shop, clock):
     )  # each admitted ticket was asked once after its turn
 
 
+# Every store: the line lives in Lua scripts that must run the same on all four.
+@pytest.mark.backends()
 def test_an_admitted_fan_gets_a_pass_that_works_only_with_their_cookie(app, shop, clock, stub):
     with_line(shop)
     ada, bob = fan(app, "198.51.100.1"), fan(app, "198.51.100.2")
@@ -258,6 +262,8 @@ def test_an_admitted_fan_gets_a_pass_that_works_only_with_their_cookie(app, shop
     assert shop.inventory.availability(["ridge-knit/M"]) == {"ridge-knit/M": 19}
 
 
+# Every store: the line lives in Lua scripts that must run the same on all four.
+@pytest.mark.backends()
 def test_an_expired_pass_sends_its_fan_to_the_back_of_the_line(app, shop, clock, stub, monkeypatch):
     """The choice for "a new position": a pass that ran out unused re-joins its fan at the back, as a new arrival."""
     seeded = random.Random(5)
@@ -286,6 +292,8 @@ def test_an_expired_pass_sends_its_fan_to_the_back_of_the_line(app, shop, clock,
     assert not stub.sessions
 
 
+# Every store: the line lives in Lua scripts that must run the same on all four.
+@pytest.mark.backends()
 def test_sold_out_closes_the_line_at_once(app, shop, clock, owner_headers):
     with_line(shop)
     waiting = fan(app)
@@ -298,6 +306,8 @@ def test_sold_out_closes_the_line_at_once(app, shop, clock, owner_headers):
     assert shop.line.watch("chapter-ii")["sold_out_at"] == OPENS
 
 
+# Every store: the line lives in Lua scripts that must run the same on all four.
+@pytest.mark.backends()
 def test_moving_opens_at_keeps_tickets_and_judges_joined_before_anew(app, shop, clock, monkeypatch):
     draws = iter([0.9, 0.1, 0.5, 0.2])
     monkeypatch.setattr(line, "draw", lambda: next(draws))
@@ -424,3 +434,26 @@ def test_the_cli_turns_the_line_on_and_off(app, shop):
     off = runner.invoke(args=args)
     assert off.exit_code == 0 and "waiting line" not in off.output
     assert shop.releases.get("chapter-ii")["queue"] is None
+
+
+def test_a_store_that_is_down_is_a_503_for_the_line_and_nothing_is_half_written():
+    from shop import create_app
+    from tests.conftest import app_config
+    from tests.redis_server import RedisServer
+
+    server = RedisServer()  # a free port, nothing listening yet
+    try:
+        app = create_app(app_config({"REDIS_URL": server.url}), environ={})
+        visitor = app.test_client()
+        visitor.set_cookie(COOKIE, app.extensions["shop"].shoppers.new()[1])
+        for answer in (visitor.post("/api/queue/chapter-ii/join"), visitor.get("/api/queue/chapter-ii")):
+            assert answer.status_code == 503 and "try again" in answer.get_json()["error"]
+        assert visitor.get("/line/chapter-ii").status_code == 503
+        server.start()
+        shop = app.extensions["shop"]
+        assert server.client().keys("{shop}:line:*") == []
+        shop_clock(shop).now = OPENS_MS / 1000 - 60
+        with_line(shop)
+        assert visitor.post("/api/queue/chapter-ii/join").get_json()["position"] == 1  # served once it is up
+    finally:
+        server.stop()
