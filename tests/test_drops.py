@@ -427,3 +427,11 @@ def test_owner_mode_sets_the_release_from_the_stock_page(app, shop, client):
     client.post("/owner/chapters/chapter-ii/release", data={"csrf_token": token, "clear": "1"})
     assert shop.releases.get("chapter-ii")["opens_at"] is None
     assert client.post("/owner/chapters/chapter-ii/release", data={"opens_at": OPENS}).status_code in (400, 403)
+
+
+def test_checkouts_without_a_cookie_are_each_a_new_shopper(app, shop):
+    """A script without cookies is never "the same shopper" as another: its checkouts do not replace each other."""
+    for sku in ("balm-tee/M", "balm-tee/L", "tide-tote/OS"):
+        assert app.test_client().post(URL, json=cart(sku, 2)).status_code == 201
+    assert held_total(shop) == 6
+    assert not shop.inventory.ledger(reason="release")[0]

@@ -218,7 +218,8 @@ class Store:
             keys.status_index("pending"),
             keys.idempotency(idempotency_key),
             keys.RELEASES,
-            keys.shopper(shopper_id),
+            # No shopper (no valid cookie): a new one, whose only checkout is this one.
+            keys.shopper(shopper_id or f"new:{request['order_id']}"),
             keys.address_holds(address),
             keys.address_starts(address),
             keys.customer_paid(email),

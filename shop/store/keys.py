@@ -62,9 +62,9 @@ def _digest(kind: str, value: str) -> str:
     return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:32]
 
 
-def shopper(shopper_id: str | None) -> str:
+def shopper(shopper_id: str) -> str:
     """String: the shopper's one open checkout, JSON {"order_id", "members"} (its hold members); lapses with it."""
-    return key("shopper", _digest("shopper", shopper_id) if shopper_id else "none")
+    return key("shopper", _digest("shopper", shopper_id))
 
 
 def address_holds(address: str) -> str:
