@@ -27,6 +27,7 @@
 --   refund          {charge_refunded} (charge.refunded) or {refund_id, amount, counts} (refund.*)
 --   dispute         {id, status, reason, amount, closed}
 --   limits          {product id: per-customer limit} of the catalog's limited products (absent: none)
+--   paid_at         ms the event was created at Stripe (absent for the success page and reconciliation: now)
 --   limit_customer  true when the customer's email could be normalized (KEYS[17] is then theirs)
 --   mark_ttl        seconds the event mark lives
 -- Returns JSON {"status": "applied"|"duplicate"|"ignored"|"need_items"|"session_conflict",
@@ -217,9 +218,10 @@ local function commit_sale()
 end
 
 -- Drops (SPEC section 7): a sale is fulfilled whatever it breaks (the money is in), and flagged.
--- outside_release: a chapter of the order was not open when the store learnt of the payment.
+-- outside_release: a chapter of the order was not open when the payment happened (the event's
+-- `created`, so a retry delivered after closes_at is judged by when it was paid; else now).
 local function check_release_window()
-  local now = tonumber(now_ms)
+  local now = tonumber(a.paid_at) or tonumber(now_ms)
   for _, item in ipairs(items) do
     local text = redis.call('HGET', K.releases, item.chapter)
     if text then
