@@ -28,7 +28,7 @@
 --   dispute         {id, status, reason, amount, closed}
 --   limits          {product id: per-customer limit} of the catalog's limited products (absent: none)
 --   paid_at         ms the event was created at Stripe (absent for the success page and reconciliation: now)
---   limit_customer  true when the customer's email could be normalized (KEYS[17] is then theirs)
+--   limit_email     the customer's normalized email (KEYS[17] is then theirs), or absent
 --   mark_ttl        seconds the event mark lives
 -- Returns JSON {"status": "applied"|"duplicate"|"ignored"|"need_items"|"session_conflict",
 --               "order_id", "order_status"}; an applied answer also carries "flags" and, after a sale,
@@ -236,7 +236,7 @@ end
 -- over_limit: the customer's earlier paid units plus these pass a product's per-customer limit.
 -- The customer's paid counters move with every paid sale (the hold script reads them).
 local function count_limited_units()
-  if is_null(a.limits) or not a.limit_customer then
+  if is_null(a.limits) or is_null(a.limit_email) then
     return
   end
   local by_product = {}
@@ -252,6 +252,24 @@ local function count_limited_units()
       flag('over_limit')
     end
     redis.call('HINCRBY', K.paid, product, qty)
+  end
+  if next(by_product) and not is_null(a.payment_intent) then
+    -- A refund event names only the payment: it finds the customer here (Fulfillment.handle).
+    redis.call('HSET', K.payments, a.payment_intent .. '|limit_email', a.limit_email)
+  end
+end
+
+-- A full refund gives the customer's limited units back: they may buy the piece again.
+local function uncount_limited_units()
+  if is_null(a.limits) or is_null(a.limit_email) then
+    return
+  end
+  for _, item in ipairs(items) do
+    local product = string.match(item.sku, '^([^/]+)/')
+    if product and a.limits[product] then
+      local left = math.max(0, num(redis.call('HGET', K.paid, product)) - item.quantity)
+      redis.call('HSET', K.paid, product, int(left))
+    end
   end
 end
 
@@ -316,6 +334,7 @@ elseif a.kind == 'refund' then
   updates.amount_refunded = refunded
   if refunded >= total then
     new_status = 'refunded'
+    uncount_limited_units()
   else
     new_status = 'partially_refunded'
   end
