@@ -91,7 +91,7 @@ class Checkout:
         check_idempotency_key(idempotency_key)
         product_limits = self.cart_limits(lines)
         given = body.get("email")
-        if (given is not None and not (isinstance(given, str) and len(given) <= 254)) or (given and len(given) > 254):
+        if given is not None and (not isinstance(given, str) or len(given) > 254):
             raise BadRequest("email must be your email address (like name@example.com), at most 254 characters")
         email = releases.check_email(given) if product_limits or given else None
         if not self.gateway.configured:

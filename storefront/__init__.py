@@ -64,14 +64,16 @@ def money_filter(amount, currency=None):
     return money(amount, currency or get_shop().catalog.currency)
 
 
-def size_states(shop, product, release: dict) -> list[dict]:
+def size_states(shop, product, stock: dict) -> list[dict]:
     """Each size of a product with what a shopper may do: buy, only N left, sold out, not on sale yet.
 
-    Before the chapter opens a size with stock is shown as it will be, with its control disabled
-    (``opens``: the page's script enables it when the countdown ends); after it closes, none is buyable.
+    ``stock`` is the product's chapter as the inventory shows it, with its ``release``. Before the
+    chapter opens a size with stock is shown as it will be, with its control disabled (``opens``: the
+    page's script enables it when the countdown ends); after it closes, none is buyable.
     """
     skus = [product.sku(s) for s in product.sizes]
-    available = shop.inventory.availability(skus)
+    release = stock["release"]
+    available = {row["sku"]: row["available"] for row in stock["skus"]}
     threshold = shop.settings.low_stock_threshold
     states = []
     for size, sku in zip(product.sizes, skus, strict=True):
@@ -177,11 +179,12 @@ def product(product_id: str):
     found = shop.catalog.product(product_id)
     if found is None:
         abort(404)
-    release = shop.releases.get(found.chapter)
+    stock = shop.inventory.snapshot([found.chapter])[0]  # the sizes' stock and the chapter's release
+    release = stock["release"]
     waiting = into_the_line(shop, found.chapter, release)
     if waiting:
         return waiting
-    sizes = size_states(shop, found, release)
+    sizes = size_states(shop, found, stock)
     return render_template(
         "product.html",
         product=found,

@@ -142,19 +142,31 @@ def test_a_chapter_without_a_release_is_not_held_back(app, shop):
     assert shopper(app).post(URL, json=cart("balm-tee/M")).status_code == 201
 
 
+def paid_at(seconds: float, items: str = "ridge-knit/M") -> dict:
+    """A Payment Link's completed session, as Stripe created the event at ``seconds``."""
+    evt = event("checkout.session.completed", checkout_session(items=items))
+    evt["created"] = int(seconds)
+    return evt
+
+
 def test_paid_outside_the_window_is_fulfilled_and_flagged(shop, deliver):
     clock = shop_clock(shop)
     clock.now = OPENS_MS / 1000 - 600
-    shop.releases.set("chapter-ii", {"opens_at": OPENS})
-    early = deliver(event("checkout.session.completed", checkout_session(items="ridge-knit/M"))).get_json()
+    shop.releases.set("chapter-ii", {"opens_at": OPENS, "closes_at": "2026-12-04T18:00Z"})
+    early = deliver(paid_at(clock.now)).get_json()
     order = shop.orders.get(early["order_id"])
     assert order["status"] == "paid" and order["flags"] == ["outside_release"]
     assert row(shop, "ridge-knit/M")["on_hand"] == 19  # the money is in: it is sold
     clock.now = OPENS_MS / 1000
-    on_time = deliver(event("checkout.session.completed", checkout_session(items="ridge-knit/M"))).get_json()
+    on_time = deliver(paid_at(clock.now)).get_json()
     assert shop.orders.get(on_time["order_id"])["flags"] == []
+    clock.now = OPENS_MS / 1000 + 2 * 86400  # Stripe retried for two days: judged by when it was paid
+    retried = deliver(paid_at(OPENS_MS / 1000 + 60)).get_json()
+    assert shop.orders.get(retried["order_id"])["flags"] == []
+    late = deliver(paid_at(OPENS_MS / 1000 + 3600)).get_json()
+    assert shop.orders.get(late["order_id"])["flags"] == ["outside_release"]
     attention = shop.orders.attention(limit=10)[0]
-    assert [o["id"] for o in attention] == [early["order_id"]]
+    assert [o["id"] for o in attention] == [late["order_id"], early["order_id"]]
 
 
 def test_cli_sets_and_clears_a_release(app, shop):
@@ -427,3 +439,20 @@ def test_owner_mode_sets_the_release_from_the_stock_page(app, shop, client):
     client.post("/owner/chapters/chapter-ii/release", data={"csrf_token": token, "clear": "1"})
     assert shop.releases.get("chapter-ii")["opens_at"] is None
     assert client.post("/owner/chapters/chapter-ii/release", data={"opens_at": OPENS}).status_code in (400, 403)
+
+
+def test_checkouts_without_a_cookie_are_each_a_new_shopper(app, shop):
+    """A script without cookies is never "the same shopper" as another: its checkouts do not replace each other."""
+    for sku in ("balm-tee/M", "balm-tee/L", "tide-tote/OS"):
+        assert app.test_client().post(URL, json=cart(sku, 2)).status_code == 201
+    assert held_total(shop) == 6
+    assert not shop.inventory.ledger(reason="release")[0]
+
+
+@pytest.mark.backends("redis")  # refused before the store is read: one backend is enough
+@pytest.mark.parametrize("path", ["/owner/chapters/chapter-ii/release", "/owner/orders/ord_x/refund"])
+def test_owner_drop_actions_without_login_are_401_and_change_nothing(client, redis_client, stub, path):
+    before = redis_client.dbsize()
+    response = client.post(path, data={"opens_at": OPENS, "amount": "", "restock": "1"})
+    assert response.status_code == 401
+    assert redis_client.dbsize() == before and not stub.requests

@@ -39,7 +39,7 @@ def paid_order(app, stub, deliver):
             "email": "ada@example.com",
         },
     ).get_json()
-    paid = stub.complete(started["session_id"])
+    paid = stub.complete(started["session_id"], customer_details={"email": "ada@example.com", "name": "Ada"})
     assert deliver(event("checkout.session.completed", paid)).get_json()["order_status"] == "paid"
     return started["order_id"], paid["payment_intent"]
 
@@ -150,3 +150,21 @@ def test_refund_from_the_order_page(app, shop, stub, deliver, client):
     )
     assert bad_amount.status_code == 302 and len(stub.refunds) == 1  # back to the page with the reason
     assert "write it like 45 or 45.50" in client.get(f"/owner/orders/{order_id}").get_data(as_text=True)
+
+
+def coat(app, email="Ada+again@example.com"):
+    browser = app.test_client()
+    browser.get("/")
+    return browser.post("/api/checkout", json={"items": [{"sku": "wool-coat/M", "quantity": 1}], "email": email})
+
+
+def test_a_full_refund_lets_the_customer_buy_the_piece_again(app, stub, deliver, client, owner_headers):
+    order_id, pi = paid_order(app, stub, deliver)
+    assert coat(app).status_code == 409  # one per customer: the coat is paid for
+    client.post(URL.format(order_id), json={"amount": 16000, "restock": False}, headers=owner_headers)
+    deliver(charge_refunded(pi, 16000))
+    assert coat(app).status_code == 409  # a partial refund: the coat is still theirs
+    client.post(URL.format(order_id), json={"amount": None, "restock": False}, headers=owner_headers)
+    assert deliver(charge_refunded(pi, 48000)).get_json()["order_status"] == "refunded"
+    again = coat(app)
+    assert again.status_code == 201, again.get_json()

@@ -181,8 +181,9 @@ class Store:
         """Apply one verified Stripe event to its order: one EVALSHA."""
         action = {k: v for k, v in action.items() if v is not None and k not in _NOT_FOR_SCRIPT}
         action["mark_ttl"] = EVENT_MARK_TTL
-        limit_email = normalize_email((action.get("customer") or {}).get("email"))
-        action["limit_customer"] = limit_email is not None
+        # The customer a per-customer limit counts: the session's email, or (refunds) the one the sale counted.
+        limit_email = action.get("limit_email") or normalize_email((action.get("customer") or {}).get("email"))
+        action["limit_email"] = limit_email
         event_keys = [
             *keys.STOCK_KEYS,
             keys.event(action["event_id"]),
@@ -223,7 +224,8 @@ class Store:
             keys.status_index("pending"),
             keys.idempotency(idempotency_key),
             keys.RELEASES,
-            keys.shopper(shopper_id),
+            # No shopper (no valid cookie): a new one, whose only checkout is this one.
+            keys.shopper(shopper_id or f"new:{request['order_id']}"),
             keys.address_holds(address),
             keys.address_starts(address),
             keys.customer_paid(email),
@@ -309,6 +311,13 @@ class Store:
         ]
         request = {"order_id": order_id, "actor": actor, "note": note}
         return self.run_json("checkout_release", release_keys, [now_ms, dumps(request)])
+
+    def order_and_customer_for_payment(self, payment_intent: str) -> tuple[str | None, str | None]:
+        """The order a payment paid for, and the customer its limited units counted for (one round trip)."""
+        order_id, limit_email = self.backend.call(
+            "HMGET", keys.PAYMENT_ORDERS, payment_intent, f"{payment_intent}|limit_email"
+        )
+        return order_id, limit_email
 
     def order_for_payment(self, payment_intent: str) -> str | None:
         return self.backend.call("HGET", keys.PAYMENT_ORDERS, payment_intent)

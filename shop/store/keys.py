@@ -26,7 +26,7 @@ CHAPTERS = key("chapters")  # hash chapter id -> ms when it was initialized
 LEDGER = key("ledger")  # stream of stock changes
 ORDERS = key("orders")  # lex zset "created_ms|order id", newest last
 SESSION_ORDERS = key("session_orders")  # hash Checkout Session id -> order id
-PAYMENT_ORDERS = key("payment_orders")  # hash PaymentIntent id -> order id
+PAYMENT_ORDERS = key("payment_orders")  # hash PaymentIntent id -> order id; "<id>|limit_email" -> its customer
 ATTENTION = key("orders", "attention")  # lex zset of orders with a flag the owner should see
 ALERT_ACKS = key("alerts", "ack")  # hash alert id -> ms the owner acknowledged it
 ALERT_FAILURES = key("alerts", "failed")  # list: latest alerts ALERT_WEBHOOK_URL did not take, capped
@@ -62,9 +62,9 @@ def _digest(kind: str, value: str) -> str:
     return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:32]
 
 
-def shopper(shopper_id: str | None) -> str:
+def shopper(shopper_id: str) -> str:
     """String: the shopper's one open checkout, JSON {"order_id", "members"} (its hold members); lapses with it."""
-    return key("shopper", _digest("shopper", shopper_id) if shopper_id else "none")
+    return key("shopper", _digest("shopper", shopper_id))
 
 
 def address_holds(address: str) -> str:

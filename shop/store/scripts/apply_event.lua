@@ -27,7 +27,8 @@
 --   refund          {charge_refunded} (charge.refunded) or {refund_id, amount, counts} (refund.*)
 --   dispute         {id, status, reason, amount, closed}
 --   limits          {product id: per-customer limit} of the catalog's limited products (absent: none)
---   limit_customer  true when the customer's email could be normalized (KEYS[17] is then theirs)
+--   paid_at         ms the event was created at Stripe (absent for the success page and reconciliation: now)
+--   limit_email     the customer's normalized email (KEYS[17] is then theirs), or absent
 --   mark_ttl        seconds the event mark lives
 -- Returns JSON {"status": "applied"|"duplicate"|"ignored"|"need_items"|"session_conflict",
 --               "order_id", "order_status"}; an applied answer also carries "flags" and, after a sale,
@@ -217,9 +218,10 @@ local function commit_sale()
 end
 
 -- Drops (SPEC section 7): a sale is fulfilled whatever it breaks (the money is in), and flagged.
--- outside_release: a chapter of the order was not open when the store learnt of the payment.
+-- outside_release: a chapter of the order was not open when the payment happened (the event's
+-- `created`, so a retry delivered after closes_at is judged by when it was paid; else now).
 local function check_release_window()
-  local now = tonumber(now_ms)
+  local now = tonumber(a.paid_at) or tonumber(now_ms)
   for _, item in ipairs(items) do
     local text = redis.call('HGET', K.releases, item.chapter)
     if text then
@@ -234,7 +236,7 @@ end
 -- over_limit: the customer's earlier paid units plus these pass a product's per-customer limit.
 -- The customer's paid counters move with every paid sale (the hold script reads them).
 local function count_limited_units()
-  if is_null(a.limits) or not a.limit_customer then
+  if is_null(a.limits) or is_null(a.limit_email) then
     return
   end
   local by_product = {}
@@ -250,6 +252,24 @@ local function count_limited_units()
       flag('over_limit')
     end
     redis.call('HINCRBY', K.paid, product, qty)
+  end
+  if next(by_product) and not is_null(a.payment_intent) then
+    -- A refund event names only the payment: it finds the customer here (Fulfillment.handle).
+    redis.call('HSET', K.payments, a.payment_intent .. '|limit_email', a.limit_email)
+  end
+end
+
+-- A full refund gives the customer's limited units back: they may buy the piece again.
+local function uncount_limited_units()
+  if is_null(a.limits) or is_null(a.limit_email) then
+    return
+  end
+  for _, item in ipairs(items) do
+    local product = string.match(item.sku, '^([^/]+)/')
+    if product and a.limits[product] then
+      local left = math.max(0, num(redis.call('HGET', K.paid, product)) - item.quantity)
+      redis.call('HSET', K.paid, product, int(left))
+    end
   end
 end
 
@@ -314,6 +334,7 @@ elseif a.kind == 'refund' then
   updates.amount_refunded = refunded
   if refunded >= total then
     new_status = 'refunded'
+    uncount_limited_units()
   else
     new_status = 'partially_refunded'
   end
