@@ -15,10 +15,12 @@ storefront = Blueprint("storefront", __name__)
 _SESSION_ID = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")
 
 
-def money(amount: int | None, currency: str) -> str:
-    """4500, "eur" -> "€45.00" (the shop's one currency)."""
+def money(amount: int | None, currency: str, *, code: bool = False) -> str:
+    """4500, "eur" -> "€45.00"; with ``code`` (amounts in two currencies side by side) -> "EUR 45.00"."""
     symbols = {"eur": "€", "gbp": "£", "usd": "$", "chf": "CHF "}
     value = f"{(amount or 0) / 100:,.2f}"
+    if code:
+        return f"{currency.upper()} {value}"
     return f"{symbols.get(currency, currency.upper() + ' ')}{value}"
 
 
@@ -29,8 +31,8 @@ def shop_context():
 
 
 @storefront.app_template_filter("money")
-def money_filter(amount, currency=None):
-    return money(amount, currency or get_shop().catalog.currency)
+def money_filter(amount, currency=None, code=False):
+    return money(amount, currency or get_shop().catalog.currency, code=code)
 
 
 def size_states(shop, product) -> list[dict]:
