@@ -14,7 +14,7 @@ import time
 
 from shop.catalog import Catalog
 from shop.config import Settings
-from shop.errors import BadRequest, Conflict, NotFound, PaymentProviderError
+from shop.errors import BadRequest, Conflict, NotFound, PaymentProviderError, StoreError, StoreUnavailable
 from shop.orders import check_order_id, new_order_id
 
 log = logging.getLogger("shop.checkout")
@@ -132,9 +132,48 @@ class Checkout:
             raise PaymentProviderError(
                 "the payment page could not be opened, so nothing was reserved or charged; please try again in a moment"
             ) from e
-        self.store.checkout_attach(order_id, session["id"], session["url"])
+        try:
+            self.store.checkout_attach(order_id, session["id"], session["url"])
+        except StoreError as e:
+            self._undo_session(order_id, session["id"], idempotency_key, e)
+            raise StoreUnavailable(
+                "your checkout could not be saved, so nothing was reserved or charged; please try again in a moment"
+            ) from e
         log.info("checkout %s: session %s, hold until %s", order_id, session["id"], hold_until)
         return {"url": session["url"], "order_id": order_id, "session_id": session["id"]}
+
+    def _undo_session(self, order_id: str, session_id: str, idempotency_key: str | None, fault: StoreError) -> None:
+        """The store failed after Stripe opened the session: the shopper never gets its address, so close it.
+
+        Expire the session on Stripe first (nobody can pay it any more), then try to release the hold. If the
+        store is still down the hold lapses by itself at its end, and the ``checkout.session.expired`` event
+        Stripe sends for the expired session releases it as soon as the store answers again.
+        """
+        expired = "expired"
+        try:
+            if self.gateway.expire_session(session_id) is None:
+                expired = "was no longer open"
+        except PaymentProviderError as e:
+            expired = f"could NOT be expired ({e.message}); it lapses by itself at its expires_at"
+        try:
+            self.store.checkout_release(
+                order_id,
+                actor="system",
+                note=f"the store failed before the session was saved: {fault.message}"[:300],
+                idempotency_key=idempotency_key,
+                now_ms=int(self.clock() * 1000),
+            )
+            released = "hold released"
+        except StoreError as e:
+            released = f"hold NOT released ({e.message}); it lapses at its end or when Stripe's expired event arrives"
+        log.error(
+            "checkout %s: the store failed after Stripe opened session %s (%s); the session %s; %s",
+            order_id,
+            session_id,
+            fault.message,
+            expired,
+            released,
+        )
 
     def _replay(self, order_id: str) -> dict:
         """The answer the first submit with this Idempotency-Key got."""
