@@ -14,7 +14,15 @@ import time
 
 from shop.catalog import Catalog
 from shop.config import Settings
-from shop.errors import BadRequest, Conflict, NotFound, PaymentProviderError, StoreError, StoreUnavailable
+from shop.errors import (
+    BadRequest,
+    Conflict,
+    NotConfigured,
+    NotFound,
+    PaymentProviderError,
+    StoreError,
+    StoreUnavailable,
+)
 from shop.orders import check_order_id, new_order_id
 
 log = logging.getLogger("shop.checkout")
@@ -22,6 +30,7 @@ log = logging.getLogger("shop.checkout")
 MAX_QUANTITY = 10
 MAX_LINES = 50
 GRACE_SECONDS = 120  # Stripe refuses expires_at under 30 minutes from when it receives the call.
+CHECKOUT_CLOSED = "Checkout is closed for a moment. Please try again later."
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -74,7 +83,9 @@ class Checkout:
         lines = parse_cart(body, self.catalog)
         check_idempotency_key(idempotency_key)
         if not self.gateway.configured:
-            raise PaymentProviderError("checkout is not available: STRIPE_SECRET_KEY is not set on the server")
+            # The shopper cannot fix this; the owner reads the log (and Owner Mode's health page).
+            log.error("checkout refused: STRIPE_SECRET_KEY is not set; set it to the shop's secret API key (sk_...)")
+            raise NotConfigured(CHECKOUT_CLOSED)
         now = self.clock()
         order_id = new_order_id()
         hold_until = int(now) + self.hold_seconds
