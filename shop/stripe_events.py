@@ -26,7 +26,7 @@ HANDLED_EVENTS = (*SESSION_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS)
 
 MAX_LINE_QTY = 999
 _TEXT_LIMIT = 300
-_ITEM = re.compile(r"^(?P<sku>[^*]+?)\s*(?:\*\s*(?P<qty>\d{1,4}))?$")
+_ITEM = re.compile(r"^(?P<sku>[^*]+?)\s*(?:\*\s*(?P<qty>[+-]?\d{1,12}))?$")  # qty range-checked after
 
 
 def _text(value: Any, limit: int = _TEXT_LIMIT) -> str | None:
