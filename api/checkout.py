@@ -25,6 +25,10 @@ def start_checkout():
         body = json.loads(raw)
     except ValueError:
         raise BadRequest('send the cart as JSON: {"items": [{"sku": "balm-tee/M", "quantity": 1}]}') from None
+    except RecursionError:
+        raise BadRequest(
+            'the cart is JSON nested too deeply; send {"items": [{"sku": "balm-tee/M", "quantity": 1}]}'
+        ) from None
     answer = get_shop().checkout.start(
         body, base_url=public_base_url(), idempotency_key=request.headers.get("Idempotency-Key")
     )

@@ -26,7 +26,8 @@ HANDLED_EVENTS = (*SESSION_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS)
 
 MAX_LINE_QTY = 999
 _TEXT_LIMIT = 300
-_ITEM = re.compile(r"^(?P<sku>[^*]+?)\s*(?:\*\s*(?P<qty>\d{1,4}))?$")
+# ASCII digits only: \d would read "٣" (Arabic-Indic three) as 3.
+_ITEM = re.compile(r"^(?P<sku>[^*]+?)\s*(?:\*\s*(?P<qty>[0-9]{1,4}))?$")
 
 
 def _text(value: Any, limit: int = _TEXT_LIMIT) -> str | None:
