@@ -46,6 +46,7 @@ def login(client, password: str, address: str = "198.51.100.7"):
 # -- one credential limit per client address -----------------------------------------------------
 
 
+@pytest.mark.backends()  # the counting script on redis-py, embedded, Upstash REST and a cluster
 def test_fifty_wrong_tokens_are_refused_after_five_then_the_window_ends(app, client, caplog):
     clock = access_clock(app)
     caplog.set_level(logging.WARNING, logger="shop.owner")
@@ -237,6 +238,7 @@ def assert_ended(client):
     assert action.status_code == 401 and "Initialize" not in action.get_data(as_text=True)
 
 
+@pytest.mark.backends()  # the generation in every store
 def test_a_copied_cookie_ends_at_logout(app, shop):
     access_clock(app)
     owner = logged_in(app)
