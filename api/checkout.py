@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from shop.errors import BadRequest
-from shop.web import get_shop, read_body
+from shop.web import get_shop, public_base_url, read_body
 
 checkout_api = Blueprint("checkout_api", __name__)
 
@@ -25,7 +25,11 @@ def start_checkout():
         body = json.loads(raw)
     except ValueError:
         raise BadRequest('send the cart as JSON: {"items": [{"sku": "balm-tee/M", "quantity": 1}]}') from None
+    except RecursionError:
+        raise BadRequest(
+            'the cart is JSON nested too deeply; send {"items": [{"sku": "balm-tee/M", "quantity": 1}]}'
+        ) from None
     answer = get_shop().checkout.start(
-        body, base_url=request.host_url, idempotency_key=request.headers.get("Idempotency-Key")
+        body, base_url=public_base_url(), idempotency_key=request.headers.get("Idempotency-Key")
     )
     return jsonify(answer), 201

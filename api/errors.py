@@ -38,7 +38,10 @@ def register_error_handlers(flask_app: Flask) -> None:
         elif e.status >= 500:
             log.error("%s on %s %s: %s", type(e).__name__, request.method, request.path, e.message)
         extra = {k: v for k, v in e.details.items() if k == "skus"}
-        return error_response(e.status, e.message, **extra)
+        response = error_response(e.status, e.message, **extra)
+        if e.details.get("retry_after"):
+            response.headers["Retry-After"] = str(e.details["retry_after"])
+        return response
 
     @flask_app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

@@ -12,6 +12,7 @@ from owner import owner
 from owner.auth import owner_required
 from shop import alerts as shop_alerts
 from shop import health
+from shop.csv_export import write_row
 from shop.errors import BadRequest, ShopError
 from shop.orders import FLAG_HELP, OWNER_TRANSITIONS, STATUSES
 from shop.web import get_shop
@@ -109,9 +110,9 @@ def stock_csv(chapter_id: str):
     (chapter,) = get_shop().inventory.snapshot([chapter_id])
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["sku", "product", "size", "on_hand", "held", "available"])
+    write_row(writer, ["sku", "product", "size", "on_hand", "held", "available"])
     for row in chapter["skus"]:
-        writer.writerow([row["sku"], row["name"], row["size"], row["on_hand"], row["held"], row["available"]])
+        write_row(writer, [row["sku"], row["name"], row["size"], row["on_hand"], row["held"], row["available"]])
     return Response(
         out.getvalue(),
         mimetype="text/csv",
@@ -223,7 +224,8 @@ def orders_csv():
     def rows():
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(
+        write_row(
+            writer,
             [
                 "id",
                 "created_at",
@@ -235,15 +237,24 @@ def orders_csv():
                 "currency",
                 "amount_expected",
                 "expected_currency",
+                "shipping_name",
+                "line1",
+                "line2",
+                "city",
+                "postal_code",
+                "state",
                 "country",
                 "tracking",
                 "flags",
                 "session_id",
                 "payment_intent",
-            ]
+            ],
         )
         for o in pages:
-            writer.writerow(
+            shipping = o["shipping"] or {}
+            address = shipping.get("address") or {}
+            write_row(
+                writer,
                 [
                     o["id"],
                     o["created_at"],
@@ -255,12 +266,13 @@ def orders_csv():
                     o["currency"],  # what Stripe charged in: a USD payment says usd, whatever the shop's currency
                     o["amount_expected"],
                     o["expected_currency"],
-                    ((o["shipping"] or {}).get("address") or {}).get("country"),
+                    shipping.get("name"),
+                    *(address.get(k) for k in ("line1", "line2", "city", "postal_code", "state", "country")),
                     o["tracking"],
                     " ".join(o["flags"]),
                     o["stripe"]["session_id"],
                     o["stripe"]["payment_intent"],
-                ]
+                ],
             )
             yield out.getvalue()
             out.seek(0)

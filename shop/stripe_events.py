@@ -26,7 +26,9 @@ HANDLED_EVENTS = (*SESSION_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS)
 
 MAX_LINE_QTY = 999
 _TEXT_LIMIT = 300
-_ITEM = re.compile(r"^(?P<sku>[^*]+?)\s*(?:\*\s*(?P<qty>[+-]?\d{1,12}))?$")  # qty range-checked after
+# ASCII digits only: \d would read "٣" (Arabic-Indic three) as 3. A sign or a huge number is read here
+# and named as a bad quantity after.
+_ITEM = re.compile(r"^(?P<sku>[^*]+?)\s*(?:\*\s*(?P<qty>[+-]?[0-9]{1,12}))?$")
 
 
 def _text(value: Any, limit: int = _TEXT_LIMIT) -> str | None:

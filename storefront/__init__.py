@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, abort, render_template, request
 
-from shop.errors import BadRequest, PaymentProviderError
+from shop.errors import BadRequest, NotFound, PaymentProviderError
 from shop.orders import order_json
 from shop.web import get_shop
 
@@ -127,7 +127,15 @@ def checkout_success():
             shop.fulfillment.fulfil_session(session, source="success_page")
         processing = session.get("payment_status") == "unpaid"
     except PaymentProviderError as e:
-        if not e.details.get("retryable"):
+        stripe_status = getattr(e.__cause__, "http_status", None) or 0
+        if 400 <= stripe_status < 500 and stripe_status not in (401, 403, 429):
+            # Stripe does not know this session: the shopper's link is wrong, not the shop.
+            if not shop.store.order_for_session(session_id):
+                raise NotFound(
+                    "we could not find this checkout: open the link from your confirmation email, "
+                    "or go back to the shop"
+                ) from None
+        elif not e.details.get("retryable"):
             raise
         # Stripe is slow or down: the webhook will fulfil; show what the store knows.
     order_id = shop.store.order_for_session(session_id)
