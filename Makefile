@@ -7,10 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench drop clean browser-deps
 
+# The first start installs the pinned dependencies (about a minute): say so, and let pip show its progress.
 $(STAMP): requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $(STAMP)
+	@echo "Setting up .venv: installing the pinned dependencies of requirements-dev.txt (once; about a minute)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -r requirements-dev.txt
+	@touch $(STAMP)
+	@echo "Dependencies installed."
 
 run: $(STAMP)
 	FLASK_APP=app $(BIN)/flask run --host 127.0.0.1 --port $${PORT:-5000}

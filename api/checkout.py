@@ -16,7 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from shop.errors import BadRequest, Forbidden, UnsupportedMediaType
 from shop.shoppers import COOKIE
-from shop.web import client_address, get_shop, read_body
+from shop.web import client_address, get_shop, public_base_url, read_body
 
 checkout_api = Blueprint("checkout_api", __name__)
 
@@ -66,13 +66,17 @@ def start_checkout():
         body = json.loads(raw)
     except ValueError:
         raise BadRequest('send the cart as JSON: {"items": [{"sku": "balm-tee/M", "quantity": 1}]}') from None
+    except RecursionError:
+        raise BadRequest(
+            'the cart is JSON nested too deeply; send {"items": [{"sku": "balm-tee/M", "quantity": 1}]}'
+        ) from None
     shop = get_shop()
     shopper_id = shop.shoppers.read(request.cookies.get(COOKIE))
     from api.queue import line_passes
 
     answer = shop.checkout.start(
         body,
-        base_url=request.host_url,
+        base_url=public_base_url(),
         idempotency_key=request.headers.get("Idempotency-Key"),
         shopper_id=shopper_id,
         address=client_address(),

@@ -25,7 +25,10 @@ def error_response(status: int, message: str, **extra):
     if request.path.startswith("/api/"):
         response = jsonify({"error": message, **extra})
     else:
-        response = make_response(render_template("error.html", status=status, message=message))
+        # Owner Mode's pages (an unknown order, an unknown page under /owner) keep Owner Mode's layout.
+        owner = request.path == "/owner" or request.path.startswith("/owner/")
+        page = "owner/error.html" if owner else "error.html"
+        response = make_response(render_template(page, status=status, message=message))
     response.status_code = status
     return response
 

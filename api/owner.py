@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import functools
-import hmac
 
 import orjson
 from flask import Blueprint, jsonify, request
 
 from shop import health
 from shop.errors import BadRequest, NotConfigured, ShopError
-from shop.web import get_shop
+from shop.web import client_address, get_owner_access, get_shop
 
 owner_api = Blueprint("owner_api", __name__, url_prefix="/api/owner")
 
@@ -22,20 +21,21 @@ class Unauthorized(ShopError):
     status = 401
 
 
-def password_matches(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
 def owner_token_required(view):
-    """401 (with WWW-Authenticate) unless the Bearer token is OWNER_PASSWORD."""
+    """401 (with WWW-Authenticate) unless the Bearer token is OWNER_PASSWORD; 429 over the address's limit.
+
+    A request without a token is not counted; a wrong one is, together with the login form's.
+    """
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        expected = get_shop().settings.owner_password
-        if not expected:
+        if not get_shop().settings.owner_password:
             raise NotConfigured("set OWNER_PASSWORD to open the owner API; it is closed until then")
         scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not password_matches(token.strip(), expected):
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("send Authorization: Bearer <OWNER_PASSWORD>")
+        attempt = get_owner_access().try_credential(token.strip(), client_address(), request.path)
+        if attempt.verdict != "ok":
             raise Unauthorized("send Authorization: Bearer <OWNER_PASSWORD>")
         return view(*args, **kwargs)
 

@@ -55,6 +55,8 @@ def parse_json(payload: bytes):
         return json.loads(payload)
     except ValueError:
         raise BadRequest("the body is not JSON; send the event exactly as Stripe signed it") from None
+    except RecursionError:
+        raise BadRequest("the body is JSON nested too deeply to be a Stripe event; nothing was applied") from None
 
 
 @webhooks.route("/api/webhooks/stripe", methods=["POST"], provide_automatic_options=False)

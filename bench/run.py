@@ -51,7 +51,7 @@ ROUTES = {
 }
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 ORDER_COUNTS = [int(n) for n in os.environ.get("BENCH_ORDERS", "1000,100000,1000000").split(",")]
-OWNER = "bench-owner"
+OWNER = "bench-owner-passphrase"  # production rules: 12+ characters (SECRET_KEY 32+ below)
 RESULTS = ROOT / "bench" / "results.md"
 
 
@@ -284,7 +284,13 @@ def main() -> None:
     redis_server = RedisServer().start()
     client = redis_server.client()
     live = LiveServer(
-        shop_env(redis_server.url, OWNER_PASSWORD=OWNER, APP_ENV="production", PUBLIC_URL="https://shop.example"),
+        shop_env(
+            redis_server.url,
+            OWNER_PASSWORD=OWNER,
+            SECRET_KEY="bench-" + "k" * 32,
+            APP_ENV="production",
+            PUBLIC_URL="https://shop.example",
+        ),
         workers=WORKERS,
     )
     live.args[live.args.index("app:app")] = "bench.bench_app:app"

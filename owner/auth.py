@@ -1,19 +1,20 @@
-"""Login with OWNER_PASSWORD: a signed session cookie, CSRF tokens, and a per-address login limit."""
+"""Login with OWNER_PASSWORD: a signed session cookie that can end, CSRF tokens, and the credential limit
+shared with the owner API (shop.owner_access)."""
 
 from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import secrets
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, make_response, redirect, render_template, request, session, url_for
 
-from api.owner import password_matches
 from owner import owner
-from shop.web import client_address, get_shop
+from shop.owner_access import TooManyAttempts
+from shop.web import client_address, get_owner_access, get_shop
 
-LOGIN_ATTEMPTS = 5
-LOGIN_WINDOW_SECONDS = 60
+log = logging.getLogger("shop.owner")
 
 
 def csrf_token() -> str:
@@ -34,19 +35,38 @@ def check_csrf() -> None:
 
 
 def owner_required(view):
-    """Pages redirect to the login; actions (POST) without a login are refused with 401."""
+    """Pages redirect to the login; actions (POST) without a valid session are refused with 401.
+
+    A session is valid while its generation is the store's (logout bumps it), OWNER_PASSWORD is the one
+    it logged in with, and it is neither 12 hours idle nor 7 days old (shop.owner_access).
+    """
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        if not session.get("owner"):
+        access = get_owner_access()
+        ended = access.session_ended(session, owner_generation)
+        if ended:
+            if session.get("owner"):
+                log.info(
+                    "owner session ended (%s) for %s on %s %s", ended, client_address(), request.method, request.path
+                )
+                session.clear()
             if request.method == "GET":
                 return redirect(url_for("owner.login", next=request.full_path if request.args else request.path))
-            abort(401, "log in to Owner Mode first")
+            abort(401, "your Owner Mode session has ended: log in again")
+        access.touch(session)
         if request.method == "POST":
             check_csrf()
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def owner_generation() -> int:
+    """The store's session generation, read once per request."""
+    if "owner_generation" not in g:
+        g.owner_generation = get_shop().store.owner_generation()
+    return g.owner_generation
 
 
 def _safe_next(target: str | None) -> str:
@@ -62,13 +82,20 @@ def login():
         return render_template("owner/login.html", closed=True), 503
     if request.method == "POST":
         check_csrf()
-        allowed, wait = shop.store.hit_rate_limit(f"login:{client_address()}", LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS)
-        if not allowed:
-            flash(f"Too many attempts. Wait {wait} seconds, then try again.", "error")
-            return render_template("owner/login.html"), 429
-        if password_matches(request.form.get("password", ""), shop.settings.owner_password):
+        password = request.form.get("password", "")
+        if not password:
+            flash("Enter the owner password.", "error")
+            return render_template("owner/login.html"), 401
+        try:
+            attempt = get_owner_access().try_credential(password, client_address(), request.path)
+        except TooManyAttempts as e:
+            flash(f"Too many attempts. Wait {e.details['retry_after']} seconds, then try again.", "error")
+            response = make_response(render_template("owner/login.html"), 429)
+            response.headers["Retry-After"] = str(e.details["retry_after"])
+            return response
+        if attempt.verdict == "ok":
             session.clear()
-            session["owner"] = True
+            get_owner_access().start_session(session, attempt.generation)
             session.permanent = False
             csrf_token()
             return redirect(_safe_next(request.args.get("next")))
@@ -79,8 +106,11 @@ def login():
 
 @owner.post("/logout")
 def logout():
+    """End this session and every copy of it (the store's generation moves on)."""
     if session.get("owner"):
         check_csrf()
+        if not get_owner_access().session_ended(session, owner_generation):  # an ended copy cannot end others
+            get_owner_access().end_sessions()
     session.clear()
     flash("You are logged out.", "ok")
     return redirect(url_for("owner.login"))

@@ -12,6 +12,7 @@ from owner import owner
 from owner.auth import owner_required
 from shop import alerts as shop_alerts
 from shop import health
+from shop.csv_export import write_row
 from shop.errors import BadRequest, ShopError
 from shop.orders import FLAG_HELP, OWNER_TRANSITIONS, STATUSES
 from shop.refunds import new_refund_key
@@ -167,9 +168,9 @@ def stock_csv(chapter_id: str):
     (chapter,) = get_shop().inventory.snapshot([chapter_id])
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["sku", "product", "size", "on_hand", "held", "available"])
+    write_row(writer, ["sku", "product", "size", "on_hand", "held", "available"])
     for row in chapter["skus"]:
-        writer.writerow([row["sku"], row["name"], row["size"], row["on_hand"], row["held"], row["available"]])
+        write_row(writer, [row["sku"], row["name"], row["size"], row["on_hand"], row["held"], row["available"]])
     return Response(
         out.getvalue(),
         mimetype="text/csv",
@@ -187,19 +188,67 @@ def stock_upload(chapter_id: str):
     data = upload.read(CSV_MAX_BYTES + 1) if upload else b""
     if not data or len(data) > CSV_MAX_BYTES:
         raise BadRequest("choose a CSV file (at most 256 KiB) with the columns sku and on_hand")
-    try:
-        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise BadRequest(f"the file is not a readable CSV ({e}); save it as UTF-8 CSV") from None
-    if not rows or "sku" not in rows[0] or "on_hand" not in rows[0]:
-        raise BadRequest("the CSV needs a header row with the columns sku and on_hand")
-    counts = {row["sku"].strip(): _whole(row["on_hand"], row["sku"]) for row in rows if (row.get("sku") or "").strip()}
+    counts = read_stock_csv(data)
     initialized = shop.inventory.snapshot([chapter_id])[0]["initialized"]
     (shop.inventory.set if initialized else shop.inventory.initialize)(chapter_id, counts, note="CSV upload")
     return _done(
         f"{chapter.name}: {len(counts)} SKUs {'set' if initialized else 'initialized'} from the CSV.",
         url_for("owner.stock") + f"#{chapter_id}",
     )
+
+
+_NOT_CSV_TEXT = "this file is not a CSV text file: export it as CSV (UTF-8) from your spreadsheet"
+_SEPARATORS = (",", ";", "\t")  # a spreadsheet in a comma-decimal locale writes ';'
+
+
+def _column(name: str | None) -> str:
+    """'SKU', ' On Hand ', 'on-hand' -> 'sku', 'on_hand', 'on_hand'."""
+    return "_".join((name or "").strip().lower().replace("-", " ").replace("_", " ").split())
+
+
+def read_stock_csv(data: bytes) -> dict[str, int]:
+    """The counts of a stock CSV: a header with sku and on_hand (any case and spacing), separated by , ; or tab.
+
+    Raises BadRequest, in words for the owner: not a text file, no such header, a row that is not a whole
+    number, or a SKU on two rows (refused, not silently the last one).
+    """
+    if b"\0" in data:
+        raise BadRequest(_NOT_CSV_TEXT)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadRequest(_NOT_CSV_TEXT) from None
+    header = text.lstrip("\r\n").split("\n", 1)[0]
+    separator = max(_SEPARATORS, key=header.count)
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=separator))
+    except csv.Error:
+        raise BadRequest(_NOT_CSV_TEXT) from None
+    numbered = [(n, row) for n, row in enumerate(rows, 1) if any(cell.strip() for cell in row)]
+    columns = [_column(c) for c in numbered[0][1]] if numbered else []
+    if "sku" not in columns or "on_hand" not in columns:
+        found = ", ".join(c for c in columns if c) or "nothing"
+        raise BadRequest(
+            f"the CSV needs a header row with the columns sku and on_hand (found: {found}); "
+            "separate the columns with commas or semicolons"
+        )
+    sku_at, count_at = columns.index("sku"), columns.index("on_hand")
+    counts: dict[str, int] = {}
+    rows_of: dict[str, list[int]] = {}
+    for n, row in numbered[1:]:
+        sku = row[sku_at].strip() if sku_at < len(row) else ""
+        if not sku:
+            continue
+        value = row[count_at] if count_at < len(row) else ""
+        counts[sku] = _whole(value, f"row {n} ({sku})")
+        rows_of.setdefault(sku, []).append(n)
+    twice = {sku: rows for sku, rows in rows_of.items() if len(rows) > 1}
+    if twice:
+        detail = "; ".join(f"{sku} on rows {', '.join(map(str, rows))}" for sku, rows in twice.items())
+        raise BadRequest(f"a SKU is on more than one row ({detail}): keep one row per SKU and upload again")
+    if not counts:
+        raise BadRequest("the CSV has a header but no rows: add one row per SKU with its on_hand count")
+    return counts
 
 
 # -- orders ------------------------------------------------------------------
@@ -233,7 +282,8 @@ def orders_csv():
     def rows():
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(
+        write_row(
+            writer,
             [
                 "id",
                 "created_at",
@@ -243,15 +293,26 @@ def orders_csv():
                 "items",
                 "amount_total",
                 "currency",
+                "amount_expected",
+                "expected_currency",
+                "shipping_name",
+                "line1",
+                "line2",
+                "city",
+                "postal_code",
+                "state",
                 "country",
                 "tracking",
                 "flags",
                 "session_id",
                 "payment_intent",
-            ]
+            ],
         )
         for o in pages:
-            writer.writerow(
+            shipping = o["shipping"] or {}
+            address = shipping.get("address") or {}
+            write_row(
+                writer,
                 [
                     o["id"],
                     o["created_at"],
@@ -260,13 +321,16 @@ def orders_csv():
                     o["customer"]["name"],
                     " ".join(f"{i['sku']}*{i['quantity']}" for i in o["items"]),
                     o["amount_total"],
-                    o["currency"],
-                    ((o["shipping"] or {}).get("address") or {}).get("country"),
+                    o["currency"],  # what Stripe charged in: a USD payment says usd, whatever the shop's currency
+                    o["amount_expected"],
+                    o["expected_currency"],
+                    shipping.get("name"),
+                    *(address.get(k) for k in ("line1", "line2", "city", "postal_code", "state", "country")),
                     o["tracking"],
                     " ".join(o["flags"]),
                     o["stripe"]["session_id"],
                     o["stripe"]["payment_intent"],
-                ]
+                ],
             )
             yield out.getvalue()
             out.seek(0)

@@ -11,7 +11,9 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
 from shop import config as shop_config
+from shop.owner_access import OwnerAccess
 from shop.services import Shop
+from shop.web import add_security_headers, owner_side_open
 
 
 class CachedSerializerSessionInterface(SecureCookieSessionInterface):
@@ -76,6 +78,10 @@ def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[s
         stripe_timeout=app.config.get("STRIPE_TIMEOUT_SECONDS", 10),
         alert_timeout=app.config.get("ALERT_TIMEOUT_SECONDS", 2.0),
     )
+    shop = app.extensions["shop"]
+    app.extensions["owner_access"] = OwnerAccess(shop.store, settings, shop.notifier)
+    app.before_request(owner_side_open)
+    app.after_request(add_security_headers)
     if not logging.getLogger("shop").handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

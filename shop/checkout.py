@@ -15,7 +15,16 @@ import time
 from shop import releases
 from shop.catalog import Catalog
 from shop.config import Settings
-from shop.errors import BadRequest, Conflict, NotFound, PaymentProviderError, StoreError, TooManyRequests
+from shop.errors import (
+    BadRequest,
+    Conflict,
+    NotConfigured,
+    NotFound,
+    PaymentProviderError,
+    StoreError,
+    StoreUnavailable,
+    TooManyRequests,
+)
 from shop.orders import check_order_id, new_order_id
 
 log = logging.getLogger("shop.checkout")
@@ -23,6 +32,7 @@ log = logging.getLogger("shop.checkout")
 MAX_QUANTITY = 10
 MAX_LINES = 50
 GRACE_SECONDS = 120  # Stripe refuses expires_at under 30 minutes from when it receives the call.
+CHECKOUT_CLOSED = "Checkout is closed for a moment. Please try again later."
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -95,7 +105,9 @@ class Checkout:
             raise BadRequest("email must be your email address (like name@example.com), at most 254 characters")
         email = releases.check_email(given) if product_limits or given else None
         if not self.gateway.configured:
-            raise PaymentProviderError("checkout is not available: STRIPE_SECRET_KEY is not set on the server")
+            # The shopper cannot fix this; the owner reads the log (and Owner Mode's health page).
+            log.error("checkout refused: STRIPE_SECRET_KEY is not set; set it to the shop's secret API key (sk_...)")
+            raise NotConfigured(CHECKOUT_CLOSED)
         now = self.clock()
         order_id = new_order_id()
         hold_until = int(now) + self.hold_seconds
@@ -170,7 +182,13 @@ class Checkout:
             raise PaymentProviderError(
                 "the payment page could not be opened, so nothing was reserved or charged; please try again in a moment"
             ) from e
-        self.store.checkout_attach(order_id, session["id"], session["url"])
+        try:
+            self.store.checkout_attach(order_id, session["id"], session["url"])
+        except StoreError as e:
+            self._undo_session(order_id, session["id"], scoped_key, e)
+            raise StoreUnavailable(
+                "your checkout could not be saved, so nothing was reserved or charged; please try again in a moment"
+            ) from e
         log.info("checkout %s: session %s, hold until %s", order_id, session["id"], hold_until)
         if held.get("replaced"):
             self._end_replaced(held["replaced"], order_id)
@@ -252,6 +270,39 @@ class Checkout:
                 old_order_id,
                 e.message,
             )
+
+    def _undo_session(self, order_id: str, session_id: str, idempotency_key: str | None, fault: StoreError) -> None:
+        """The store failed after Stripe opened the session: the shopper never gets its address, so close it.
+
+        Expire the session on Stripe first (nobody can pay it any more), then try to release the hold. If the
+        store is still down the hold lapses by itself at its end, and the ``checkout.session.expired`` event
+        Stripe sends for the expired session releases it as soon as the store answers again.
+        """
+        expired = "expired"
+        try:
+            if self.gateway.expire_session(session_id) is None:
+                expired = "was no longer open"
+        except PaymentProviderError as e:
+            expired = f"could NOT be expired ({e.message}); it lapses by itself at its expires_at"
+        try:
+            self.store.checkout_release(
+                order_id,
+                actor="system",
+                note=f"the store failed before the session was saved: {fault.message}"[:300],
+                idempotency_key=idempotency_key,
+                now_ms=int(self.clock() * 1000),
+            )
+            released = "hold released"
+        except StoreError as e:
+            released = f"hold NOT released ({e.message}); it lapses at its end or when Stripe's expired event arrives"
+        log.error(
+            "checkout %s: the store failed after Stripe opened session %s (%s); the session %s; %s",
+            order_id,
+            session_id,
+            fault.message,
+            expired,
+            released,
+        )
 
     def _replay(self, order_id: str) -> dict:
         """The answer the first submit with this Idempotency-Key got."""

@@ -139,10 +139,12 @@ def stock_report(as_csv):
     rows = stock_audit.report(shop.inventory, shop.store, shop.catalog)
     columns = ["chapter", "sku", "size", "on_hand", "held", "sold_7d", "sold_30d", "days_of_cover"]
     if as_csv:
+        from shop.csv_export import write_row
+
         writer = csv_module.writer(sys.stdout)
-        writer.writerow(columns)
+        write_row(writer, columns)
         for row in rows:
-            writer.writerow(["" if row[c] is None else row[c] for c in columns])
+            write_row(writer, [row[c] for c in columns])
         return
     click.echo(f"{'chapter':<12}{'sku':<22}{'on hand':>8}{'held':>6}{'7 d':>6}{'30 d':>6}{'cover (days)':>14}")
     for row in rows:

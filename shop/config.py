@@ -32,6 +32,7 @@ VARIABLES = (
     "CHECKOUT_HOLD_MINUTES",
     "CATALOG_PATH",
     "PUBLIC_URL",
+    "PORT",
     "SHIPPING_COUNTRIES",
     "ALERT_WEBHOOK_URL",
     "VERCEL",
@@ -87,6 +88,7 @@ class Settings:
     public_url: str | None
     shipping_countries: tuple[str, ...]
     alert_webhook_url: str | None = None
+    port: int = 5000
     trusted_proxy_hops: int = 0
     limits: Limits = field(default_factory=Limits)
     warnings: tuple[str, ...] = field(default=())
@@ -174,6 +176,11 @@ def load(raw: Mapping[str, object]) -> Settings:
                 f"PUBLIC_URL must be the shop's address such as https://shop.example.com, got {public_url!r}"
             )
         public_url = public_url.rstrip("/")
+    elif production:
+        raise ConfigError(
+            "PUBLIC_URL is required in production: set it to the shop's public address such as "
+            "https://shop.example.com (Stripe sends shoppers back there; it is never taken from the request)"
+        )
 
     countries_raw = _clean(raw, "SHIPPING_COUNTRIES")
     countries = (
@@ -209,6 +216,7 @@ def load(raw: Mapping[str, object]) -> Settings:
         public_url=public_url,
         shipping_countries=countries,
         alert_webhook_url=alert_url,
+        port=_whole(raw, "PORT", 5000, 1),
         trusted_proxy_hops=_whole(raw, "TRUSTED_PROXY_HOPS", 1 if _clean(raw, "VERCEL") else 0, 0),
         limits=Limits(
             shopper_max_held_units=_whole(raw, "SHOPPER_MAX_HELD_UNITS", Limits.shopper_max_held_units, 1),

@@ -45,6 +45,7 @@ class Fulfillment:
         ``source`` names a caller other than Stripe's webhook (success page, reconciliation).
         """
         action = stripe_events.event_action(check_envelope(event), self.catalog)
+        items_problem = action.pop("items_problem", None)  # for the review reason; the store never needs it
         if source:
             action["source"] = source
         if self.catalog.limits:
@@ -63,7 +64,7 @@ class Fulfillment:
             action["order_id"] = action["derived_order_id"]
             result = self._apply(action)
         if result["status"] == "need_items":
-            self._resolve_items(action)
+            self._resolve_items(action, items_problem)
             result = self._apply(action)
         log.info(
             "%s %s type=%s session=%s order=%s outcome=%s%s",
@@ -95,13 +96,17 @@ class Fulfillment:
         now = self.clock()
         return self.store.apply_event(action, int(now * 1000), time.strftime("%Y%m%d", time.gmtime(now)))
 
-    def _resolve_items(self, action: dict) -> None:
-        """Way 3 and 4: the session's line items from Stripe, or the order goes to review."""
+    def _resolve_items(self, action: dict, items_problem: str | None) -> None:
+        """Way 3 and 4: the session's line items from Stripe, or the order goes to review saying why.
+
+        ``items_problem`` is what was wrong with metadata.items (way 2); the review reason names it,
+        and what was wrong with the line items, so the owner can fix the order without guessing.
+        """
         action["need_items"] = False
+        way_2 = items_problem or "metadata.items is missing"
         if not self.gateway.configured:
             action["review_reason"] = (
-                "metadata.items was missing or unreadable and STRIPE_SECRET_KEY is not set, "
-                "so the line items could not be read from Stripe"
+                f"{way_2}; the line items could not be read from Stripe because STRIPE_SECRET_KEY is not set"
             )
             return
         try:
@@ -109,13 +114,12 @@ class Fulfillment:
         except PaymentProviderError as e:
             if e.details.get("retryable"):
                 raise
-            action["review_reason"] = f"the line items could not be read from Stripe: {e.message}"
+            action["review_reason"] = f"{way_2}; the line items could not be read from Stripe: {e.message}"
             return
-        lines = stripe_events.line_item_skus(line_items, self.catalog)
+        lines, line_problem = stripe_events.read_line_items(line_items, self.catalog)
         if lines:
             action["items"] = self.catalog.order_items(lines)
+            # Way 3 is priced by Stripe too: compare what was paid with the catalog, as for way 2.
+            action["amount_expected"] = sum(i["quantity"] * i["unit_amount"] for i in action["items"])
         else:
-            action["review_reason"] = (
-                "no line item carries a known sku (metadata sku, or product and size) "
-                "and metadata.items was missing or unreadable"
-            )
+            action["review_reason"] = f"{way_2}; {line_problem}"

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from shop import owner_access
 from shop.errors import ShopError
 
 
@@ -238,6 +239,7 @@ def run_checks(shop, clock=time.time, stripe: bool = False) -> dict:
                 "Set OWNER_PASSWORD to a long passphrase and redeploy.",
             )
         )
+    checks.extend(owner_access.health_checks(shop, clock))
     if s.production:
         url = urlsplit(s.public_url or "")
         if url.scheme != "https" or url.hostname in (None, "localhost", "127.0.0.1"):

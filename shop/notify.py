@@ -90,6 +90,7 @@ class Notifier:
             "oversold": "sold beyond stock (oversold)",
             "needs_review": "needs review: it named nothing the shop sells",
             "amount_mismatch": "was paid a different amount than the catalog price",
+            "currency_mismatch": "was paid in another currency than the shop's",
             "disputed": "is disputed by the customer's bank",
         }
         for flag in flags:

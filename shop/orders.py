@@ -37,9 +37,13 @@ _INT_FIELDS = ("amount_total", "amount_subtotal", "amount_expected", "amount_ref
 
 FLAG_HELP = {
     "oversold": "More units were sold than stock covered. Restock or contact the customer.",
-    "amount_mismatch": "Stripe charged a different subtotal than the catalog price. Check the order before shipping.",
+    "amount_mismatch": "Stripe charged a different subtotal than the catalog price. Compare the expected and the "
+    "paid amounts on the order before shipping.",
+    "currency_mismatch": "Stripe charged another currency than the shop's. Check the Payment Link or price in "
+    "Stripe, and the order, before shipping.",
     "untracked_chapter": "Items of a chapter whose stock is not initialized: no stock was taken. Initialize the chapter.",
-    "needs_review": "The payment named nothing this shop sells. Look it up in Stripe and fix the order by hand.",
+    "needs_review": "What was bought could not be read from the payment (the order says why). Look it up in Stripe "
+    "and fix the order by hand.",
     "outside_release": "Paid while its chapter was not on sale (before opens_at or after closes_at), e.g. through "
     "a Payment Link. Ship it, or refund it below.",
     "over_limit": "This customer now has more of a one-per-customer (limited) piece than the limit allows, "
@@ -106,7 +110,10 @@ def order_json(record: dict) -> dict:
         "amount_subtotal": amounts["amount_subtotal"],
         "amount_expected": expected,
         "amount_refunded": amounts["amount_refunded"] or 0,
-        "currency": record.get("currency") or None,
+        # `currency` is what Stripe charged in (amount_total, amount_subtotal, amount_refunded); the items and
+        # amount_expected are in `expected_currency`, the shop's. They differ only on a currency_mismatch.
+        "currency": record.get("paid_currency") or record.get("currency") or None,
+        "expected_currency": record.get("currency") or None,
         "customer": {"email": customer.get("email"), "name": customer.get("name")},
         "shipping": decoded["shipping"],
         "tracking": record.get("tracking") or None,

@@ -26,7 +26,9 @@ HANDLED_EVENTS = (*SESSION_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS)
 
 MAX_LINE_QTY = 999
 _TEXT_LIMIT = 300
-_ITEM = re.compile(r"^(?P<sku>[^*]+?)\s*(?:\*\s*(?P<qty>\d{1,4}))?$")
+# ASCII digits only: \d would read "٣" (Arabic-Indic three) as 3. A sign or a huge number is read here
+# and named as a bad quantity after.
+_ITEM = re.compile(r"^(?P<sku>[^*]+?)\s*(?:\*\s*(?P<qty>[+-]?[0-9]{1,12}))?$")
 
 
 def _text(value: Any, limit: int = _TEXT_LIMIT) -> str | None:
@@ -55,28 +57,68 @@ def _id(value: Any) -> str | None:
     return None
 
 
+def read_metadata_items(text: Any, catalog: Catalog) -> tuple[dict[str, int] | None, str | None]:
+    """``balm-tee/M*2, wool-coat/L`` -> ({sku: qty}, None), or (None, what is wrong with it, in the owner's words).
+
+    Comma-separated ``sku*qty`` (``*qty`` optional: 1), spaces trimmed, a repeated SKU summed, each
+    quantity and each sum 1..999. Every problem of the text is named, not only the first.
+    """
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None, "metadata.items is missing"
+    if not isinstance(text, str):
+        return None, "metadata.items is not text"
+    if len(text) > 500:
+        return None, f"metadata.items is {len(text)} characters long (at most 500)"
+    lines: dict[str, int] = {}
+    unknown: list[str] = []
+    problems: list[str] = []
+    for n, part in enumerate(text.split(","), 1):
+        part = part.strip()
+        match = _ITEM.match(part)
+        if not part:
+            problems.append(f"entry {n} is empty")
+            continue
+        if not match:
+            problems.append(f"entry {n} {_quote(part)} is not sku*quantity (e.g. balm-tee/M*2)")
+            continue
+        sku, qty = match["sku"].strip(), int(match["qty"] or 1)
+        if sku not in catalog.items:
+            if _quote(sku) not in unknown:
+                unknown.append(_quote(sku))
+            continue
+        if not 1 <= qty <= MAX_LINE_QTY:
+            problems.append(f"{sku}: quantity {qty} is not a whole number from 1 to {MAX_LINE_QTY}")
+            continue
+        lines[sku] = lines.get(sku, 0) + qty
+    for sku, qty in lines.items():
+        if qty > MAX_LINE_QTY:
+            problems.append(f"{sku}: {qty} units in all, more than {MAX_LINE_QTY}")
+    if unknown:
+        problems.insert(0, f"unknown SKU{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} (not in the catalog)")
+    if problems:
+        return None, "metadata.items " + _quote(text) + ": " + "; ".join(problems)
+    return lines, None
+
+
 def parse_metadata_items(text: Any, catalog: Catalog) -> dict[str, int] | None:
     """``balm-tee/M*2, wool-coat/L`` -> {sku: qty}; None if it does not parse or names an unknown SKU."""
-    if not isinstance(text, str) or not text.strip() or len(text) > 500:
-        return None
-    lines: dict[str, int] = {}
-    for part in text.split(","):
-        match = _ITEM.match(part.strip())
-        if not match:
-            return None
-        sku, qty = match["sku"].strip(), int(match["qty"] or 1)
-        if sku not in catalog.items or not 1 <= qty <= MAX_LINE_QTY:
-            return None
-        lines[sku] = lines.get(sku, 0) + qty
-    if any(q > MAX_LINE_QTY for q in lines.values()):
-        return None
-    return lines
+    return read_metadata_items(text, catalog)[0]
 
 
-def line_item_skus(line_items: list[dict], catalog: Catalog) -> dict[str, int] | None:
-    """Way 3: SKUs from the session's line items (``sku``, or ``product`` + ``size``, in metadata)."""
+def _quote(text: str, limit: int = 60) -> str:
+    """Text from a payment, bounded and quoted, for a message to the owner."""
+    text = text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    return "'" + text.encode("utf-8", "replace").decode() + "'"
+
+
+def read_line_items(line_items: list[dict], catalog: Catalog) -> tuple[dict[str, int] | None, str | None]:
+    """Way 3: SKUs from the session's line items (``sku``, or ``product`` + ``size``, in metadata).
+
+    Returns ({sku: qty}, None), or (None, what is wrong, naming the line items that are not this shop's).
+    """
     lines: dict[str, int] = {}
-    for line in line_items:
+    problems: list[str] = []
+    for n, line in enumerate(line_items, 1):
         price = _dict(line.get("price"))
         product = _dict(price.get("product"))
         sku = None
@@ -89,15 +131,25 @@ def line_item_skus(line_items: list[dict], catalog: Catalog) -> dict[str, int] |
             if sku:
                 break
         qty = line.get("quantity")
-        if (
-            sku not in catalog.items
-            or not isinstance(qty, int)
-            or isinstance(qty, bool)
-            or not 1 <= qty <= MAX_LINE_QTY
-        ):
-            return None
-        lines[sku] = lines.get(sku, 0) + qty
-    return lines or None
+        label = _quote(_text(line.get("description")) or _text(product.get("name")) or f"line {n}", 40)
+        if not isinstance(sku, str):
+            problems.append(f"line item {label} carries no sku (price or product metadata)")
+        elif sku not in catalog.items:
+            problems.append(f"line item {label} names the unknown SKU {_quote(sku)}")
+        elif isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_LINE_QTY:
+            problems.append(f"line item {label} ({sku}) has quantity {qty!r}, not 1 to {MAX_LINE_QTY}")
+        else:
+            lines[sku] = lines.get(sku, 0) + qty
+    if not line_items:
+        return None, "the session has no line items"
+    if problems:
+        return None, "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+    return lines, None
+
+
+def line_item_skus(line_items: list[dict], catalog: Catalog) -> dict[str, int] | None:
+    """Way 3: SKUs from the session's line items, or None when any line is not one of this shop's."""
+    return read_line_items(line_items, catalog)[0]
 
 
 def derived_order_id(session_id: str) -> str:
@@ -133,7 +185,8 @@ def session_action(event_type: str, session: dict, catalog: Catalog) -> dict:
         kind = "fulfil" if payment_status in ("paid", "no_payment_required") else "await"
     metadata = _dict(session.get("metadata"))
     order_id = _our_order_id(metadata.get("order_id")) or _our_order_id(session.get("client_reference_id"))
-    lines = parse_metadata_items(metadata.get("items"), catalog)
+    lines, items_problem = read_metadata_items(metadata.get("items"), catalog)
+    items = catalog.order_items(lines) if lines else None
     customer = _dict(session.get("customer_details"))
     derived = derived_order_id(session_id)
     return {
@@ -142,8 +195,13 @@ def session_action(event_type: str, session: dict, catalog: Catalog) -> dict:
         "derived_order_id": derived,
         "session_id": session_id,
         "payment_intent": _id(session.get("payment_intent")),
-        "items": catalog.order_items(lines) if lines else None,
+        "items": items,
         "need_items": lines is None,
+        "items_problem": items_problem,
+        # Way 2 names its items but not their prices: what the catalog asks for them, to compare with
+        # what was paid. (An order this shop started keeps its own expected amount from the checkout.)
+        "amount_expected": sum(i["quantity"] * i["unit_amount"] for i in items) if items else None,
+        "expected_currency": catalog.currency,
         "amount_subtotal": _amount(session.get("amount_subtotal")),
         "amount_total": _amount(session.get("amount_total")),
         "currency": _text(session.get("currency"), 3).lower() if _text(session.get("currency"), 3) else None,

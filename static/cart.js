@@ -130,6 +130,8 @@
       }).then(function (answer) {
         if (answer.status === 201 && answer.body.url) { window.location.assign(answer.body.url); return; }
         var text = answer.body.error || "Checkout could not start. Please try again.";
+        // The shop or its store cannot take checkouts right now: the reason is for the owner (it is logged).
+        if (answer.status === 503) { text = "Checkout is closed for a moment; nothing was charged. Please try again later."; }
         if (answer.status === 409 && answer.body.skus) {
           text = answer.body.skus.map(function (s) {
             var item = catalog.items[s.sku];

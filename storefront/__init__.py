@@ -7,7 +7,7 @@ import re
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from shop import releases
-from shop.errors import BadRequest, PaymentProviderError
+from shop.errors import BadRequest, NotFound, PaymentProviderError
 from shop.orders import order_json
 from shop.shoppers import COOKIE, MAX_AGE
 from shop.web import get_shop
@@ -17,10 +17,12 @@ storefront = Blueprint("storefront", __name__)
 _SESSION_ID = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")
 
 
-def money(amount: int | None, currency: str) -> str:
-    """4500, "eur" -> "€45.00" (the shop's one currency)."""
+def money(amount: int | None, currency: str, *, code: bool = False) -> str:
+    """4500, "eur" -> "€45.00"; with ``code`` (amounts in two currencies side by side) -> "EUR 45.00"."""
     symbols = {"eur": "€", "gbp": "£", "usd": "$", "chf": "CHF "}
     value = f"{(amount or 0) / 100:,.2f}"
+    if code:
+        return f"{currency.upper()} {value}"
     return f"{symbols.get(currency, currency.upper() + ' ')}{value}"
 
 
@@ -60,8 +62,8 @@ def shopper_time(iso: str | None) -> str:
 
 
 @storefront.app_template_filter("money")
-def money_filter(amount, currency=None):
-    return money(amount, currency or get_shop().catalog.currency)
+def money_filter(amount, currency=None, code=False):
+    return money(amount, currency or get_shop().catalog.currency, code=code)
 
 
 def size_states(shop, product, stock: dict) -> list[dict]:
@@ -219,7 +221,15 @@ def checkout_success():
             shop.fulfillment.fulfil_session(session, source="success_page")
         processing = session.get("payment_status") == "unpaid"
     except PaymentProviderError as e:
-        if not e.details.get("retryable"):
+        stripe_status = getattr(e.__cause__, "http_status", None) or 0
+        if 400 <= stripe_status < 500 and stripe_status not in (401, 403, 429):
+            # Stripe does not know this session: the shopper's link is wrong, not the shop.
+            if not shop.store.order_for_session(session_id):
+                raise NotFound(
+                    "we could not find this checkout: open the link from your confirmation email, "
+                    "or go back to the shop"
+                ) from None
+        elif not e.details.get("retryable"):
             raise
         # Stripe is slow or down: the webhook will fulfil; show what the store knows.
     order_id = shop.store.order_for_session(session_id)

@@ -11,6 +11,7 @@ from pathlib import Path
 import stripe
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
+_CATALOG_PRICE = object()  # checkout_session's default subtotal: what the sample catalog asks for the items
 WEBHOOK_SECRET = "whsec_test_" + "a" * 32
 OTHER_SECRET = "whsec_test_" + "b" * 32
 
@@ -28,14 +29,20 @@ def checkout_session(
     items: str | None = None,
     order_id: str | None = None,
     payment_status: str = "paid",
-    amount_subtotal: int | None = 9000,
+    amount_subtotal: int | None | object = _CATALOG_PRICE,
     currency: str = "eur",
     session_id: str | None = None,
     email: str = "ada@example.com",
     name: str = "Ada Lovelace",
     **fields,
 ) -> dict:
-    """A completed Checkout Session: Stripe's example with the fields a case needs."""
+    """A completed Checkout Session: Stripe's example with the fields a case needs.
+
+    Unless told otherwise, the subtotal is what the sample catalog asks for ``items`` (as a correctly priced
+    Payment Link charges), or 9000 when the items are not the catalog's.
+    """
+    if amount_subtotal is _CATALOG_PRICE:
+        amount_subtotal = catalog_price(items)
     session = fixture("checkout.session")
     session.update(
         id=session_id or new_id("cs"),
@@ -92,3 +99,14 @@ def signed(evt: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
     """Body and headers of one delivery of ``evt``."""
     body = json.dumps(evt).encode()
     return body, {"Stripe-Signature": sign(body, secret, timestamp), "Content-Type": "application/json"}
+
+
+def catalog_price(items: str | None) -> int:
+    """The sample catalog's price of a metadata.items text; 9000 when it does not name the catalog's items."""
+    from shop.catalog import Catalog
+    from shop.config import ROOT
+    from shop.stripe_events import read_metadata_items
+
+    catalog = Catalog.load(ROOT / "catalog.json")
+    lines, _ = read_metadata_items(items, catalog)
+    return sum(catalog.items[sku].price * qty for sku, qty in lines.items()) if lines else 9000

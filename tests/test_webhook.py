@@ -402,7 +402,14 @@ def test_production_without_store_is_503_and_accepts_nothing(redis_client):
     from shop import create_app
 
     app = create_app(
-        {"STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "VERCEL": "1", "SECRET_KEY": "x", "OWNER_PASSWORD": "pw"}, environ={}
+        {
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "VERCEL": "1",
+            "SECRET_KEY": "x" * 32,
+            "OWNER_PASSWORD": "owner-passphrase",
+            "PUBLIC_URL": "https://shop.example",
+        },
+        environ={},
     )
     client = app.test_client()
     body, headers = signed(completed())
@@ -410,6 +417,8 @@ def test_production_without_store_is_503_and_accepts_nothing(redis_client):
     assert response.status_code == 503
     assert "KV_REST_API_URL" in response.get_json()["error"] and "REDIS_URL" in response.get_json()["error"]
     owner = client.post(
-        "/api/owner/stock/chapter-i/initialize", json={"stock": {}}, headers={"Authorization": "Bearer pw"}
+        "/api/owner/stock/chapter-i/initialize",
+        json={"stock": {}},
+        headers={"Authorization": "Bearer owner-passphrase"},
     )
-    assert owner.status_code == 503
+    assert owner.status_code == 503 and "REDIS_URL" in owner.get_json()["error"]

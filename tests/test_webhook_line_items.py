@@ -60,7 +60,7 @@ def test_unknown_line_items_need_review(deliver, shop, stub, client, owner_heade
     answer = deliver(event("checkout.session.completed", session)).get_json()
     assert answer["order_status"] == "needs_review"
     order = client.get(f"/api/owner/orders/{answer['order_id']}", headers=owner_headers).get_json()
-    assert "sku" in order["review_reason"]
+    assert "unknown SKU 'mystery/XL'" in order["review_reason"]
     # Later events for the session are duplicates; the owner resolves it.
     assert deliver(event("checkout.session.async_payment_succeeded", session)).get_json()["status"] == "duplicate"
 

@@ -55,6 +55,7 @@ _SCRIPT_NAMES = (
     "line_visit",
     "line_release",
     "line_watch",
+    "owner_attempt",
 )
 LINE_TTL_MS = 30 * 86_400_000  # a line's keys outlive its drop by a month after the last join
 LINE_WATCH_LEDGER = 20_000  # ledger entries the owner's Drop view reads at most to count units sold
@@ -75,6 +76,14 @@ def decode_cursor(cursor: str, pattern: re.Pattern) -> str:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         position = ""
     if not pattern.match(position):
+        raise BadRequest("cursor is not one this API gave out; start again without it")
+    return position
+
+
+def _stream_position(position: str) -> str:
+    """A stream id the ledger can go on below: each part fits 64 bits, and 0-0 has nothing below it."""
+    ms, seq = (int(part) for part in position.split("-"))
+    if ms >= 2**64 or seq >= 2**64 or (ms, seq) == (0, 0):
         raise BadRequest("cursor is not one this API gave out; start again without it")
     return position
 
@@ -154,7 +163,7 @@ class Store:
     def ledger_page(
         self, *, sku: str | None, reason: str | None, limit: int, cursor: str | None
     ) -> tuple[list, str | None]:
-        start = "(" + decode_cursor(cursor, _STREAM_ID) if cursor else "+"
+        start = "(" + _stream_position(decode_cursor(cursor, _STREAM_ID)) if cursor else "+"
         query = {"cursor": start, "limit": limit, "scan": self.ledger_scan}
         if sku:
             query["sku"] = sku
@@ -359,6 +368,23 @@ class Store:
         """Count one attempt; (allowed, seconds until the window ends)."""
         allowed, wait = orjson.loads(self.run("rate_limit", [keys.rate_limit(bucket)], [limit, window_seconds]))
         return bool(allowed), int(wait)
+
+    def owner_attempt(self, address: str, request: dict) -> dict:
+        """Count and check one owner credential from ``address`` (one EVALSHA); see owner_attempt.lua."""
+        attempt_keys = [keys.owner_attempts(address), keys.OWNER_FAILURES, keys.OWNER_ALERTED, keys.OWNER_GENERATION]
+        return self.run_json("owner_attempt", attempt_keys, [dumps(request)])
+
+    def owner_failures(self, count: int) -> list[str]:
+        """The latest wrong owner credentials, newest first: ``"ms|route|address"``."""
+        return self.backend.call("LRANGE", keys.OWNER_FAILURES, 0, count - 1) or []
+
+    def owner_generation(self) -> int:
+        """The owner session generation a cookie must carry to be valid."""
+        return int(self.backend.call("GET", keys.OWNER_GENERATION) or 0)
+
+    def end_owner_sessions(self) -> int:
+        """Bump the generation: every owner session cookie issued before ends, wherever it was copied."""
+        return int(self.backend.call("INCR", keys.OWNER_GENERATION))
 
     def count_rejected(self, day: str, reason: str, now_ms: int) -> int:
         """One more delivery refused for its signature (for health and alerts): one round trip, bounded keys."""

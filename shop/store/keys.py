@@ -36,6 +36,9 @@ STATS_TOTAL = key("stats", "total")  # hash "type|outcome" -> count, forever
 PROBE = key("probe")  # written by the health check's round trip
 STOCK_VERIFIED = key("stock", "verified")  # JSON: the last comparison of the counters with the ledger
 RELEASES = key("releases")  # hash chapter id -> JSON {"opens_at", "closes_at"} (ms or null): when it is on sale
+OWNER_GENERATION = key("owner", "generation")  # integer: bumped at logout, ends every owner session cookie
+OWNER_FAILURES = key("owner", "failures")  # list: latest wrong owner credentials "ms|route|address", capped
+OWNER_ALERTED = key("owner", "alerted")  # ms of the last "owner credentials under attack" alert
 
 
 def order(order_id: str) -> str:
@@ -90,6 +93,11 @@ def customer_holds(email: str | None) -> str:
 def rate_limit(bucket: str) -> str:
     """Attempts of one client in one window (e.g. owner logins), hashed so no address is a key in clear."""
     return key("rate", hashlib.sha256(bucket.encode()).hexdigest()[:32])
+
+
+def owner_attempts(address: str) -> str:
+    """Wrong owner credentials from one client address in the current window (hashed: no address in clear)."""
+    return key("owner", "attempts", hashlib.sha256(address.encode()).hexdigest()[:32])
 
 
 def stats_day(day: str) -> str:

@@ -23,7 +23,8 @@
 --   items           [{sku, chapter, name, size, quantity, unit_amount}] or null
 --   need_items      true: if there is no order yet, answer need_items instead of creating one
 --   review_reason   why the order needs the owner (when items is null)
---   amount_subtotal, amount_total, currency, customer {email, name}, shipping
+--   amount_subtotal, amount_total, currency (what Stripe charged), customer {email, name}, shipping
+--   amount_expected, expected_currency   the catalog's price of `items` (ways 2 and 3), kept on a new order
 --   refund          {charge_refunded} (charge.refunded) or {refund_id, amount, counts} (refund.*)
 --   dispute         {id, status, reason, amount, closed}
 --   limits          {product id: per-customer limit} of the catalog's limited products (absent: none)
@@ -116,8 +117,11 @@ if not exists then
   if is_null(items) then
     items = {}
   end
-  order = {id = a.order_id, status = 'new', items = cjson.encode(items), currency = a.currency or '',
+  order = {id = a.order_id, status = 'new', items = cjson.encode(items), currency = a.expected_currency or a.currency or '',
     created_at = order_created_ms(K.orders, now_ms), history = '[]', event_ids = '[]', flags = '[]', oversold = '[]'}
+  if not is_null(a.amount_expected) then
+    order.amount_expected = a.amount_expected
+  end
   local member = string.format('%015d|%s', tonumber(order.created_at), a.order_id)
   redis.call('ZADD', K.orders, 0, member)
 elseif a.kind ~= 'dispute' and not from[a.kind][status] then
@@ -172,8 +176,11 @@ local function take_session_details()
   if not is_null(a.amount_subtotal) then
     updates.amount_subtotal = a.amount_subtotal
   end
-  if not is_null(a.currency) and (order.currency or '') == '' then
-    updates.currency = a.currency
+  if not is_null(a.currency) then
+    updates.paid_currency = a.currency  -- `currency` stays the one the items are priced in
+    if (order.currency or '') == '' then
+      updates.currency = a.currency
+    end
   end
 end
 
@@ -286,10 +293,17 @@ if a.kind == 'fulfil' then
     check_release_window()
     count_limited_units()
     new_status = 'paid'
+    -- Paid subtotal against the catalog's price (shipping, tax and promotion codes are not in the subtotal).
+    -- Money in another currency is not the expected amount either: both flags then.
     local expected = tonumber(order.amount_expected)
-    if expected and not is_null(a.amount_subtotal) and
-        (expected ~= a.amount_subtotal or string.lower(order.currency or '') ~= string.lower(a.currency or '')) then
-      flag('amount_mismatch')
+    if expected and not is_null(a.amount_subtotal) then
+      if not is_null(a.currency) and (order.currency or '') ~= '' and
+          string.lower(order.currency) ~= string.lower(a.currency) then
+        flag('currency_mismatch')
+        flag('amount_mismatch')
+      elseif expected ~= a.amount_subtotal then
+        flag('amount_mismatch')
+      end
     end
   end
 elseif a.kind == 'await' then
