@@ -15,6 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from shop import line
 from tests.browser import AppServer, chrome, screenshot
 from tests.clock import shop_clock
+from tests.test_browser_csp import RECORD_VIOLATIONS
 
 OPENS = "2026-12-04T17:00:00Z"
 OPENS_MS = 1796403600000
@@ -46,6 +47,7 @@ def server(make_app, stub, monkeypatch):
 @pytest.fixture
 def browser():
     driver = chrome()
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_VIOLATIONS})
     yield driver
     driver.quit()
 
@@ -71,6 +73,7 @@ def test_a_fan_waits_in_line_moves_up_with_the_clock_and_checks_out(server, brow
     WebDriverWait(browser, 10).until(ec.url_contains("/line/chapter-ii"))
     WebDriverWait(browser, 10).until(lambda d: status(d).startswith("You're in line"))
     assert status(browser) == "You're in line — 12 people ahead, about 8 minutes"  # arrival rank before opening
+    assert browser.execute_script("return window.__violations") == []  # the line page runs under the CSP
     screenshot(browser, "shop-line")
     server.clock.now = OPENS_MS / 1000  # the opening: ours drew last of the thirteen early fans
     server.clock.advance(60)  # six let through
