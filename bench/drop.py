@@ -189,8 +189,11 @@ class Run:
             if body["state"] == "closed":
                 s.closed = True
                 return False
-            eta = body.get("eta_seconds") or 0
-            self.stop.wait(min(max(poll, eta), 10.0))  # as static/line.js: next look when the turn should come
+            # as static/line.js: look again when the turn should come; before the opening, at the opening + 0-2 s
+            wait = min(max(poll, body.get("eta_seconds") or 0), 10.0)
+            if self.now() < 0:
+                wait = min(max(poll, -self.now() + random.random() * 2), 10.0)
+            self.stop.wait(wait)
             answer = self.http(session, "GET", f"/api/queue/{CHAPTER}")
             if answer.status_code != 200:
                 return False

@@ -40,8 +40,14 @@
       return false;
     }
     if (answer.state === "closed") { detail.textContent = ""; return false; }
-    // Look again when the turn should come (the server's estimate), at least every 10 s, at most every second.
-    wait = Math.min(10, Math.max(1, answer.eta_seconds || 0)) * 1000;
+    // Look again when the turn should come (the server's estimate), at least every 10 s, at most every second;
+    // before the opening, at the opening (plus up to 2 s at random, so a crowd does not arrive in one instant).
+    var opens = Date.parse(answer.opens_at || "");
+    var seconds = Math.min(10, Math.max(1, answer.eta_seconds || 0));
+    if (!isNaN(opens) && opens > Date.now()) {
+      seconds = Math.min(10, Math.max(1, (opens - Date.now()) / 1000 + Math.random() * 2));
+    }
+    wait = seconds * 1000;
     return true;
   }
 

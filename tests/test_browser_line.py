@@ -72,7 +72,7 @@ def test_a_fan_waits_in_line_moves_up_with_the_clock_and_checks_out(server, brow
     browser.get(server.url + "/products/ridge-knit")
     WebDriverWait(browser, 10).until(ec.url_contains("/line/chapter-ii"))
     WebDriverWait(browser, 10).until(lambda d: status(d).startswith("You're in line"))
-    assert status(browser) == "You're in line — 12 people ahead, about 8 minutes"  # arrival rank before opening
+    assert status(browser) == "You're in line — 12 people ahead, about 7 minutes"  # arrival rank before opening
     assert browser.execute_script("return window.__violations") == []  # the line page runs under the CSP
     screenshot(browser, "shop-line")
     server.clock.now = OPENS_MS / 1000  # the opening: ours drew last of the thirteen early fans

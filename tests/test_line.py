@@ -191,6 +191,9 @@ def test_shuffle_at_opening_is_uncorrelated_with_join_order_and_later_arrivals_k
         early.append(shopper_id)
         assert shop.line.visit("chapter-ii", shopper_id, join=True, address=f"10.0.{i // 40}.1")["position"] == i + 1
         clock.advance(5)
+    # before the opening every early ticket is told the same wait: coming first does not make a page look sooner
+    etas = {shop.line.visit("chapter-ii", s, join=False)["eta_seconds"] for s in early}
+    assert etas == {500 + 251}  # 500 s to the opening, then the middle one of 500 at 60 a minute (the 251st)
     clock.now = OPENS_MS / 1000
     late = []
     for i in range(20):

@@ -104,9 +104,12 @@ local function eta(rank)
 end
 
 if now < opens then
-  -- Before opens_at the place shown is the arrival rank; the shuffle at opens_at decides the real order.
+  -- Before opens_at the place shown is the arrival rank; the shuffle at opens_at decides the real order, so the
+  -- wait is the same for every early ticket: the middle of the shuffled part (arriving first is no advantage,
+  -- and a page that looks again at its estimate does not look sooner for having come first).
   local rank = redis.call('ZRANK', L.arrivals, m)
-  return cjson.encode({state = 'waiting', position = rank + 1, ahead = rank, eta_seconds = eta(rank),
+  local middle = math.floor(redis.call('ZCARD', L.shuffle) / 2)
+  return cjson.encode({state = 'waiting', position = rank + 1, ahead = rank, eta_seconds = eta(middle),
     opens_at = opens, arrival = tonumber(arrival)})
 end
 
