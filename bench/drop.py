@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from shop.line import spearman  # noqa: E402
+from shop.line import member, spearman  # noqa: E402
+from shop.shoppers import ShopperCookies  # noqa: E402
 from tests.live_server import LiveServer, shop_env  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 from tests.stripe_factory import WEBHOOK_SECRET, event, sign  # noqa: E402
@@ -97,6 +98,7 @@ class Shopper:
     joins: int = 0
     tickets: int = 0
     closed: bool = False
+    ticket: str | None = None  # the line's name for this fan's shopper cookie
 
 
 @dataclass
@@ -140,6 +142,7 @@ class Run:
         self.lock = threading.Lock()
         self.requests = 0
         self.failures: Counter = Counter()
+        self.cookies = ShopperCookies(live.env["SECRET_KEY"])  # to name each fan's ticket as the store does
 
     # -- time -------------------------------------------------------------------------------------------
 
@@ -239,6 +242,7 @@ class Run:
             return
         session = self.browser(s.address)
         if self.line_on:
+            s.ticket = member(self.cookies.read(session.cookies.get("shopper")) or "")
             if not self.wait_in_line(s, session, poll=1.0):
                 return
         elif self.now() < 0:
@@ -358,7 +362,14 @@ class Run:
         early = [s for s in fans if s.arrival < 0]
         key = "admitted" if self.line_on else "served"
         early_served = [s for s in early if getattr(s, key) is not None]
-        rho = spearman([s.arrival for s in early_served], [getattr(s, key) for s in early_served])
+        if self.line_on:
+            # the exact line order of every early fan's ticket (the shuffled part), not only of those served
+            order = {m: i for i, m in enumerate(self.client.zrange(f"{{shop}}:line:{CHAPTER}:shuffle", 0, -1))}
+            ranked = [s for s in early if s.ticket in order]
+            rho = spearman([s.arrival for s in ranked], [order[s.ticket] for s in ranked])
+        else:
+            ranked = early_served  # with no line, the order in which early fans' checkouts started
+            rho = spearman([s.arrival for s in ranked], [s.served for s in ranked])
         stripe_calls = self.stripe.calls["create"] + self.stripe.calls["429"]
         sales = sum(1 for s in people for status, _ in s.checkouts if status == 201)
         paid_orders = sum(s.paid for s in people)
@@ -382,6 +393,7 @@ class Run:
             "early_fans": len(early),
             "early_fans_served": len(early_served),
             "fairness_rho": rho,
+            "fairness_n": len(ranked),
             "checkouts_started": sales,
             "checkout_p50_ms": percentile(ok_ms, 50),
             "checkout_p99_ms": percentile(ok_ms, 99),
@@ -461,7 +473,10 @@ def report(cfg: Drop, results: list[dict]) -> str:
         ),
         ("fans who bought", lambda r: str(r["fans_who_bought"])),
         ("early fans served / early fans", lambda r: f"{r['early_fans_served']} / {r['early_fans']}"),
-        ("fairness: Spearman(arrival, turn) early fans", lambda r: f"{r['fairness_rho']:+.2f}"),
+        (
+            "fairness: Spearman(arrival, turn), early fans",
+            lambda r: f"{r['fairness_rho']:+.2f} (n = {r['fairness_n']})",
+        ),
         ("checkout started p50 / p99 ms", lambda r: f"{fmt(r['checkout_p50_ms'])} / {fmt(r['checkout_p99_ms'])}"),
         (
             "every checkout answer p50 / p99 ms",
@@ -532,8 +547,9 @@ opening, {cfg.before_share:.0%} before it; {cfg.bot_share:.0%} bots from {cfg.bo
 
 How to read it: *oversold* and *negative stock* must be 0 in every run. *Units to bots* against their share of
 arrivals says who the drop served: with the line off, whoever fires at the opening second wins. *Fairness* is
-Spearman's rank correlation between when an early fan arrived and when their turn came (let through by the line;
-line off: their checkout started); about 0 means arriving first was no advantage. *Store EVALSHAs per admitted
+Spearman's rank correlation between when an early fan arrived and their turn: with the line, their ticket's
+exact place in the line (every early fan's ticket, read from the store at the end); with the line off, when
+their checkout started (only those who got one); about 0 means arriving first was no advantage, n is how many. *Store EVALSHAs per admitted
 shopper* counts every script call of the drop (joins, polls, checkouts, webhooks) over the shoppers let through.
 *Stripe calls per sale* counts Checkout Session creations, 429s included, per paid checkout. *Sold out* is
 when no unit was left to start a checkout with (sold or held by an open checkout); the run then waits for the
