@@ -56,7 +56,9 @@ elseif is_initialized(a.chapter) and #a.skus > 0 then
   end
   if available <= 0 then
     closed, sold_out = true, true
-    redis.call('HSETNX', L.stats, 'sold_out_at', now_ms)
+    if redis.call('HSETNX', L.stats, 'sold_out_at', now_ms) == 1 then
+      redis.call('PEXPIRE', L.stats, a.ttl_ms)
+    end
   end
 end
 if closed then
