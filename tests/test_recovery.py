@@ -1,0 +1,99 @@
+"""A redis-server restarted under a multi-worker gunicorn: the next request on every worker succeeds.
+
+Each worker holds pooled connections that the restart closed. Before a pooled connection is used,
+redis-py polls it (no round trip) and reconnects one the server closed, so no request pays for an
+earlier connection's death (SPEC invariant 11); and in steady state a webhook is still one EVALSHA.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from tests.conftest import OWNER_PASSWORD
+from tests.live_server import LiveServer, shop_env
+from tests.redis_server import RedisServer
+from tests.stripe_factory import checkout_session, event, signed
+
+OWNER = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
+WORKERS = 4
+ROUNDS = 3 * WORKERS  # more requests than workers, sent four at a time: every worker gets some
+
+
+def webhook(url: str) -> requests.Response:
+    body, headers = signed(event("checkout.session.completed", checkout_session(items="balm-tee/M")))
+    return requests.post(url + "/api/webhooks/stripe", data=body, headers=headers, timeout=10)
+
+
+def owner_stock(url: str) -> requests.Response:
+    return requests.get(url + "/api/owner/stock", headers=OWNER, timeout=10)
+
+
+def health(url: str) -> requests.Response:
+    return requests.get(url + "/api/owner/health", headers=OWNER, timeout=10)
+
+
+def checkout(url: str) -> requests.Response:
+    return requests.post(url + "/api/checkout", json={"items": [{"sku": "harbour-shirt/S", "quantity": 1}]}, timeout=10)
+
+
+def all_kinds(url: str) -> list[tuple[str, requests.Response]]:
+    """ROUNDS of each kind of request, four at a time, so each lands on whichever worker is free."""
+    calls = [(name, fn) for _ in range(ROUNDS) for name, fn in KINDS.items()]
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(lambda call: (call[0], call[1](url)), calls))
+
+
+KINDS = {"webhook": webhook, "owner_stock": owner_stock, "health": health, "checkout": checkout}
+
+
+def failures(answers: list[tuple[str, requests.Response]]) -> list[str]:
+    return [f"{name}: {r.status_code} {r.text[:200]}" for name, r in answers if r.status_code >= 300]
+
+
+def test_every_request_after_a_store_restart_succeeds(stub):
+    redis_server = RedisServer(appendonly=True).start()
+    live = LiveServer(
+        shop_env(redis_server.url, STRIPE_SECRET_KEY="sk_test_recovery", STRIPE_API_BASE=stub.base),
+        workers=WORKERS,
+    ).start()
+    try:
+        live.initialize_stock("chapter-i", {"balm-tee/M": 500, "harbour-shirt/S": 500})
+        assert failures(all_kinds(live.url)) == []  # every worker has pooled connections now
+
+        redis_server.stop()  # a clean restart: the server closes every connection
+        redis_server.start()
+
+        answers = all_kinds(live.url)
+        assert failures(answers) == []
+        by_kind = {name: [r.json() for n, r in answers if n == name] for name in KINDS}
+        assert [a["status"] for a in by_kind["webhook"]] == ["applied"] * ROUNDS
+        assert all(a["session_id"].startswith("cs_") for a in by_kind["checkout"])
+        stores = [next(c for c in a["checks"] if c["name"] == "store") for a in by_kind["health"]]
+        assert all(c["level"] == "ok" and "write and read back work" in c["detail"] for c in stores), stores
+        balm = [
+            next(r for c in a["chapters"] for r in c["skus"] if r["sku"] == "balm-tee/M")["on_hand"]
+            for a in by_kind["owner_stock"]
+        ]
+        assert all(0 < n < 500 for n in balm), balm
+        final = next(r for c in owner_stock(live.url).json()["chapters"] for r in c["skus"] if r["sku"] == "balm-tee/M")
+        assert final["on_hand"] == 500 - 2 * ROUNDS  # each webhook took exactly one unit, before and after
+
+        # Steady state: a webhook is one EVALSHA on a connection already open (no PING, no reconnect,
+        # no script load); the commands the script runs inside count too, so only these are looked at.
+        client = redis_server.client()
+        probes = ("cmdstat_evalsha", "cmdstat_ping", "cmdstat_script|load", "cmdstat_hello", "cmdstat_client|setinfo")
+        seen = []
+        for _ in range(WORKERS * 2):
+            client.config_resetstat()
+            connections = client.info("stats")["total_connections_received"]
+            assert webhook(live.url).json()["status"] == "applied"
+            stats = client.info("commandstats")
+            new = client.info("stats")["total_connections_received"] - connections
+            seen.append({"new_connections": new, **{p: stats.get(p, {}).get("calls", 0) for p in probes}})
+        one = {"new_connections": 0, "cmdstat_evalsha": 1, **dict.fromkeys(probes[1:], 0)}
+        assert seen == [one] * len(seen), seen
+    finally:
+        live.stop()
+        redis_server.stop()
