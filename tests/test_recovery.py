@@ -97,3 +97,34 @@ def test_every_request_after_a_store_restart_succeeds(stub):
     finally:
         live.stop()
         redis_server.stop()
+
+
+def test_threads_of_a_worker_do_not_wait_for_each_other(redis_server):
+    """A command blocked on the server (BLPOP) does not hold another thread's command: each takes a pooled connection.
+
+    With one shared connection the second command could only be sent after the first answered, that is
+    after this test pushes the value, which it does only once the second command is back.
+    """
+    import threading
+
+    from shop.store.backends import RedisBackend
+
+    backend = RedisBackend.from_url(redis_server.url)
+    backend.call("DEL", "{shop}:test:wake")
+    blocked_answer = []
+    blocked = threading.Thread(target=lambda: blocked_answer.append(backend.call("BLPOP", "{shop}:test:wake", 4)))
+    blocked.start()
+    try:
+        deadline = 100
+        while not any(c.get("cmd") == "blpop" for c in redis_server.client().client_list()) and deadline:
+            threading.Event().wait(0.02)  # until the BLPOP is waiting on the server
+            deadline -= 1
+        other = []
+        second = threading.Thread(target=lambda: other.append(backend.call("INCR", "{shop}:test:other")))
+        second.start()
+        second.join(timeout=3)
+        assert other and not blocked_answer  # answered while the first thread still waits
+    finally:
+        redis_server.client().rpush("{shop}:test:wake", "go")
+        blocked.join(timeout=10)
+    assert [list(a) for a in blocked_answer] == [["{shop}:test:wake", "go"]]
