@@ -197,11 +197,15 @@ def test_stock_verification_runs_only_when_asked_and_pages_show_its_age(keyed, o
     assert "have not been compared with the ledger yet" in found["stock_ledger"]["detail"]
     assert "Compare stock with the ledger" in found["stock_ledger"]["fix"]
     assert redis_client.exists("{shop}:stock:verified") == 0
+    assert "Stock against its ledger: the stock counters have not been compared with the ledger yet" in today(client)
     done = post(client, "/owner/stock/verify")
     assert done.status_code == 302 and done.headers["Location"].endswith("/owner/health")
     page = client.get("/owner/health").get_data(as_text=True)
     assert "Stock matches the ledger (8 entries replayed)." in page
     assert re.search(r"stock counters match the ledger \(8 entries, checked \d+ s ago\)", page)
+    assert re.search(
+        r"Stock against its ledger: stock counters match the ledger \(8 entries, checked \d+ s ago\)", today(client)
+    )
     redis_client.hincrby("{shop}:stock", "balm-tee/M", 2)  # changed behind the ledger's back
     assert checks(client, owner_headers)["stock_ledger"]["level"] == "ok"  # the stored result, not a new replay
     post(client, "/owner/stock/verify")
