@@ -397,33 +397,37 @@ def main() -> None:
 
 
 def write_results(lines, shares, pages, extra=()) -> None:
+    """Append the parts that ran (BENCH_PARTS) as a dated section."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = [
         f"\n## {stamp}\n",
         f"Machine: {machine()}. wrk (a separate process) drives each route for {SECONDS} s per level, in "
         f"{SLICES} turns of alternating order, against the same gunicorn.\n",
-        "```",
-        HEADER,
-        *lines,
-        "```",
-        "",
-        "ratio: webhook ev/s over trivial rq/s (`POST /__bench/ok`). bare: the bare handler (signature, "
-        "json.loads, one one-key EVALSHA) over trivial; 1 RT: read the body and one PING over trivial; all "
-        "bench/bench_app.py, same bodies, same gunicorn. Latency percentiles are over all turns together. "
-        "cpu us/req: gunicorn (master and workers) plus redis-server CPU per request, not wrk's. cmds/ev: every "
-        "Redis command per event from INFO commandstats deltas, including those the script runs inside Redis; "
-        "EVALSHA/ev: round trips from the app per event (duplicates included).",
-        "",
-        "Where a worker's time goes (py-spy, 16 connections):",
-        "",
     ]
-    text += [f"- {part}: {share:.1f} %" for part, share in shares.items()]
-    text += ["", "Owner orders page (limit 50), 200 sequential requests:", ""]
-    text += [
-        f"- {count:,} orders: page 1 p50 {a['p50']:.2f} ms / p95 {a['p95']:.2f} ms; status=paid p50 "
-        f"{b['p50']:.2f} ms / p95 {b['p95']:.2f} ms (Redis memory {mem})"
-        for count, a, b, mem in pages
-    ]
+    if lines:
+        text += [
+            "```",
+            HEADER,
+            *lines,
+            "```",
+            "",
+            "ratio: webhook ev/s over trivial rq/s (`POST /__bench/ok`). bare: the bare handler (signature, "
+            "json.loads, one one-key EVALSHA) over trivial; 1 RT: read the body and one PING over trivial; all "
+            "bench/bench_app.py, same bodies, same gunicorn. Latency percentiles are over all turns together. "
+            "cpu us/req: gunicorn (master and workers) plus redis-server CPU per request, not wrk's. cmds/ev: "
+            "every Redis command per event from INFO commandstats deltas, including those the script runs inside "
+            "Redis; EVALSHA/ev: round trips from the app per event (duplicates included).",
+        ]
+    if shares:
+        text += ["", "Where a worker's time goes (py-spy, 16 connections):", ""]
+        text += [f"- {part}: {share:.1f} %" for part, share in shares.items()]
+    if pages:
+        text += ["", "Owner orders page (limit 50), 200 sequential requests:", ""]
+        text += [
+            f"- {count:,} orders: page 1 p50 {a['p50']:.2f} ms / p95 {a['p95']:.2f} ms; status=paid p50 "
+            f"{b['p50']:.2f} ms / p95 {b['p95']:.2f} ms (Redis memory {mem})"
+            for count, a, b, mem in pages
+        ]
     if extra:
         text += ["", "Threads against workers only, and the cold start (bench/cold_start.py):", ""]
         text += [f"- {line}" for line in extra]
