@@ -128,3 +128,42 @@ def test_threads_of_a_worker_do_not_wait_for_each_other(redis_server):
         redis_server.client().rpush("{shop}:test:wake", "go")
         blocked.join(timeout=10)
     assert [list(a) for a in blocked_answer] == [["{shop}:test:wake", "go"]]
+
+
+def test_a_master_demoted_to_replica_answers_503_and_the_next_request_connects_again(make_app, deliver_to):
+    """A failover that leaves our connections on the old master, now a replica: READONLY for every write.
+
+    The answer is a 503 that says so (Stripe retries), nothing is written, and the idle pooled connections
+    are closed, so the request after the failover connects again instead of talking to the replica forever.
+    """
+    master, other = RedisServer().start(), RedisServer().start()
+    try:
+        app = make_app(REDIS_URL=master.url)
+        client, shop = app.test_client(), app.extensions["shop"]
+        shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
+        first = deliver_to(client, event("checkout.session.completed", checkout_session(items="balm-tee/M")))
+        assert first.get_json()["status"] == "applied"
+        admin = master.client(single_connection_client=True)
+        me = str(admin.client_id())
+
+        def app_connections():
+            return [c for c in admin.client_list() if c["id"] != me]
+
+        assert app_connections()  # the app's pooled connection, idle
+        admin.replicaof("127.0.0.1", other.port)  # demoted: it now follows an empty master
+        refused = deliver_to(client, event("checkout.session.completed", checkout_session(items="balm-tee/M")))
+        assert refused.status_code == 503
+        assert "read-only replica" in refused.get_json()["error"] and "failover" in refused.get_json()["error"]
+        assert app_connections() == []  # the pool's connections are closed
+
+        admin.replicaof("NO", "ONE")  # promoted again (its data: its own, or the other's if it synced)
+        chapter = shop.inventory.snapshot(["chapter-i"])[0]
+        if not chapter["initialized"]:
+            chapter = shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
+        before = chapter["skus"][1]["on_hand"]
+        again = deliver_to(client, event("checkout.session.completed", checkout_session(items="balm-tee/M")))
+        assert again.get_json()["status"] == "applied"
+        assert shop.inventory.snapshot(["chapter-i"])[0]["skus"][1]["on_hand"] == before - 1
+    finally:
+        master.stop()
+        other.stop()

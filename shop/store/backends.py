@@ -100,7 +100,22 @@ class RedisBackend:
         except (redis.exceptions.ClusterError, redis.exceptions.TryAgainError) as e:  # CLUSTERDOWN, a resharding
             raise _cannot_serve(e) from e
         except redis.exceptions.RedisError as e:
-            raise _classify(e) from e
+            if not _replica_refused(e):
+                raise _classify(e) from e
+            # Our connections lead to a replica: the master failed over and this one was demoted (its
+            # address, or the name in REDIS_URL, now belongs to another server). Nothing was written
+            # (a replica refuses every write, a script's too). The idle pooled connections are closed so
+            # the next request connects again, to whichever server the address names by then.
+            self._drop_idle_connections()
+            raise StoreUnavailable(
+                f"the store answered as a read-only replica ({e}): a failover is under way, or REDIS_URL "
+                f"names a replica; the next request connects again. {_TRY_AGAIN}"
+            ) from e
+
+    def _drop_idle_connections(self) -> None:
+        pool = getattr(self._client, "connection_pool", None)  # a cluster client follows failovers itself
+        if pool is not None:
+            pool.disconnect(inuse_connections=False)  # another thread's command in flight is left alone
 
     def evalsha(self, sha: str, keys: list[str], args: list[Any]) -> Any:
         with self._errors():
@@ -122,6 +137,11 @@ class RedisBackend:
             for command in commands:
                 pipe.execute_command(*command)
             return pipe.execute()
+
+
+def _replica_refused(error: Exception) -> bool:
+    """READONLY from a replica: redis-py types it for a plain command; from inside a script it is only text."""
+    return type(error).__name__ == "ReadOnlyError" or "write against a read only replica" in str(error)
 
 
 def _forget_client(backend: RedisBackend | None) -> None:
