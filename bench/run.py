@@ -10,7 +10,8 @@ Also: server CPU per request, Redis commands per event, the owner's orders page
 with 1k / 100k / 1M orders, a py-spy profile of a worker, the webhook under
 gunicorn threads against workers only (two gunicorns taking turns), and the cold
 start (bench/cold_start.py); the results are appended to bench/results.md.
-BENCH_PARTS (default: all of levels,profile,orders,threads,cold) runs only some.
+BENCH_PARTS (default: all of levels,profile,orders,threads,cold) runs only some;
+BENCH_BASELINE=<git revision> adds that revision's app to the threads comparison.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ ROUTES = {
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 ORDER_COUNTS = [int(n) for n in os.environ.get("BENCH_ORDERS", "1000,100000,1000000").split(",")]
 PARTS = set(os.environ.get("BENCH_PARTS", "levels,profile,orders,threads,cold").split(","))
+BASELINE = os.environ.get("BENCH_BASELINE")  # a git revision: its app joins the threads comparison
 THREADS = 4
 OWNER = "bench-owner"
 RESULTS = ROOT / "bench" / "results.md"
@@ -279,12 +281,24 @@ def threads_vs_workers(wrk: str, redis_url: str, connections: int = 16) -> list[
         f"-w {WORKERS}": LiveServer(env, workers=WORKERS),
         f"-w {WORKERS} --threads {THREADS}": LiveServer(env, workers=WORKERS, threads=THREADS),
     }
+    if BASELINE:  # the same two gunicorns on an older revision of the app, taking the same turns
+        tree = Path(tempfile.mkdtemp(prefix="shop-baseline-"))
+        archive = subprocess.run(["git", "archive", BASELINE], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        servers[f"{BASELINE} -w {WORKERS}"] = LiveServer(env, workers=WORKERS, root=tree)
+        servers[f"{BASELINE} -w {WORKERS} --threads {THREADS}"] = LiveServer(
+            env, workers=WORKERS, threads=THREADS, root=tree
+        )
     totals = {name: {"requests": 0, "seconds": 0.0, "errors": 0, "slices": []} for name in servers}
     bodies = {name: bodies_file(16_000) for name in servers}
     try:
         for live in servers.values():
             live.start()
         next(iter(servers.values())).initialize_stock("chapter-i", {"balm-tee/M": 1_000_000})
+        warm = bodies_file(2_000)
+        for live in servers.values():  # every worker imports stripe and opens its connections first, uncounted
+            run_wrk(wrk, live.url + "/api/webhooks/stripe", connections, warm, 1)
+        os.unlink(warm)
         seconds = max(1, SECONDS // SLICES)
         for turn in range(SLICES):
             for name in list(servers) if turn % 2 == 0 else list(reversed(servers)):
@@ -310,7 +324,7 @@ def threads_vs_workers(wrk: str, redis_url: str, connections: int = 16) -> list[
     for name, total in totals.items():
         found = merged_percentiles(total["slices"])
         lines.append(
-            f"webhook at {connections} connections, gunicorn {name:<16}: {total['requests'] / total['seconds']:>6.0f} "
+            f"webhook at {connections} connections, gunicorn {name:<24}: {total['requests'] / total['seconds']:>6.0f} "
             f"ev/s, p50 {found['p50'] / 1000:.2f} ms, p99 {found['p99'] / 1000:.2f} ms, {total['errors']} errors"
         )
     return lines
