@@ -175,7 +175,11 @@ class Store:
         return {i: as_dict(r) for i, r in zip(ids, records, strict=True) if r}
 
     def count_livemode_mismatch(self, event: dict, now_ms: int, day: str) -> None:
-        """An event of the other Stripe mode than the key's: counted and remembered, nothing else (one pipeline)."""
+        """An event of the other Stripe mode than the key's: counted and remembered, nothing else (one pipeline).
+
+        It is kept apart from the last event (keys.WEBHOOK), which tells the mode of the events this shop
+        takes (the order page's Dashboard links follow it).
+        """
         field = f"{event['event_type']}|livemode_mismatch"
         last = ("at", now_ms, "id", event["event_id"], "type", event["event_type"], "livemode", event["livemode"])
         self.backend.pipeline(
@@ -183,7 +187,6 @@ class Store:
                 ("HINCRBY", keys.STATS_TOTAL, field, 1),
                 ("HINCRBY", keys.stats_day(day), field, 1),
                 ("EXPIRE", keys.stats_day(day), 8 * 86400),
-                ("HSET", keys.WEBHOOK, *last, "outcome", "livemode_mismatch"),
                 ("HSET", keys.WEBHOOK_LIVEMODE, *last),
             ]
         )
