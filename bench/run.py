@@ -7,8 +7,11 @@ concurrency the trivial route, a one-round-trip route and the bare handler of
 the same gunicorn (bench/bench_app.py). The routes take turns in short slices,
 in alternating order, so a slow moment of the machine falls on all of them.
 Also: server CPU per request, Redis commands per event, the owner's orders page
-with 1k / 100k / 1M orders, a py-spy profile of a worker; the results are
-appended to bench/results.md.
+with 1k / 100k / 1M orders, a py-spy profile of a worker, the webhook under
+gunicorn threads against workers only (two gunicorns taking turns), and the cold
+start (bench/cold_start.py); the results are appended to bench/results.md.
+BENCH_PARTS (default: all of levels,profile,orders,threads,cold) runs only some;
+BENCH_BASELINE=<git revision> adds that revision's app to the threads comparison.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ ROUTES = {
 }
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 ORDER_COUNTS = [int(n) for n in os.environ.get("BENCH_ORDERS", "1000,100000,1000000").split(",")]
+PARTS = set(os.environ.get("BENCH_PARTS", "levels,profile,orders,threads,cold").split(","))
+BASELINE = os.environ.get("BENCH_BASELINE")  # a git revision: its app joins the threads comparison
+THREADS = 4
 OWNER = "bench-owner-passphrase"  # production rules: 12+ characters (SECRET_KEY 32+ below)
 RESULTS = ROOT / "bench" / "results.md"
 
@@ -263,6 +269,67 @@ def classify(frames: list[str]) -> str:
     return "other"
 
 
+def threads_vs_workers(wrk: str, redis_url: str, connections: int = 16) -> list[str]:
+    """The webhook on two gunicorns side by side: WORKERS sync workers, and WORKERS workers x THREADS threads.
+
+    They take turns (alternating order, 4 slices each) on the same redis-server, so a slow moment of the
+    machine falls on both. Each worker's threads share its connection pool: a thread takes a
+    connection per command, none waits for another thread's answer.
+    """
+    env = shop_env(redis_url, OWNER_PASSWORD=OWNER, APP_ENV="production", PUBLIC_URL="https://shop.example")
+    servers = {
+        f"-w {WORKERS}": LiveServer(env, workers=WORKERS),
+        f"-w {WORKERS} --threads {THREADS}": LiveServer(env, workers=WORKERS, threads=THREADS),
+    }
+    if BASELINE:  # the same two gunicorns on an older revision of the app, taking the same turns
+        tree = Path(tempfile.mkdtemp(prefix="shop-baseline-"))
+        archive = subprocess.run(["git", "archive", BASELINE], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        servers[f"{BASELINE} -w {WORKERS}"] = LiveServer(env, workers=WORKERS, root=tree)
+        servers[f"{BASELINE} -w {WORKERS} --threads {THREADS}"] = LiveServer(
+            env, workers=WORKERS, threads=THREADS, root=tree
+        )
+    totals = {name: {"requests": 0, "seconds": 0.0, "errors": 0, "slices": []} for name in servers}
+    bodies = {name: bodies_file(16_000) for name in servers}
+    try:
+        for live in servers.values():
+            live.start()
+        next(iter(servers.values())).initialize_stock("chapter-i", {"balm-tee/M": 1_000_000})
+        warm = bodies_file(2_000)
+        for live in servers.values():  # every worker imports stripe and opens its connections first, uncounted
+            run_wrk(wrk, live.url + "/api/webhooks/stripe", connections, warm, 1)
+        os.unlink(warm)
+        seconds = max(1, SECONDS // SLICES)
+        for turn in range(SLICES):
+            for name in list(servers) if turn % 2 == 0 else list(reversed(servers)):
+                total = totals[name]
+                result = run_wrk(
+                    wrk,
+                    servers[name].url + "/api/webhooks/stripe",
+                    connections,
+                    bodies[name],
+                    seconds,
+                    total["requests"],
+                )
+                total["requests"] += result["requests"]
+                total["seconds"] += result["duration_us"] / 1e6
+                total["errors"] += result["non2xx"] + result["socket_errors"]
+                total["slices"].append(result)
+    finally:
+        for live in servers.values():
+            live.stop()
+        for path in bodies.values():
+            os.unlink(path)
+    lines = []
+    for name, total in totals.items():
+        found = merged_percentiles(total["slices"])
+        lines.append(
+            f"webhook at {connections} connections, gunicorn {name:<24}: {total['requests'] / total['seconds']:>6.0f} "
+            f"ev/s, p50 {found['p50'] / 1000:.2f} ms, p99 {found['p99'] / 1000:.2f} ms, {total['errors']} errors"
+        )
+    return lines
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -295,70 +362,95 @@ def main() -> None:
     )
     live.args[live.args.index("app:app")] = "bench.bench_app:app"
     live.start()
-    lines = []
+    lines, shares, pages, extra = [], {}, [], []
     try:
         live.initialize_stock("chapter-i", {"balm-tee/M": 1_000_000})
         print(f"machine: {machine()}")
         cpu = ServerCpu(live, redis_server)
-        print(HEADER)
-        for level in LEVELS:
-            line = row_line(level, measure_level(wrk, live, client, cpu, level))
-            print(line, flush=True)
-            lines.append(line)
+        if "levels" in PARTS:
+            print(HEADER)
+            for level in LEVELS:
+                line = row_line(level, measure_level(wrk, live, client, cpu, level))
+                print(line, flush=True)
+                lines.append(line)
 
-        bodies = bodies_file(20_000)
-        shares = profile(live, wrk, bodies)
-        os.unlink(bodies)
-        print("where a worker's time goes at 16 connections:", json.dumps({k: round(v, 1) for k, v in shares.items()}))
-
-        client.flushall()
-        pages = []
-        filled = 0
-        for count in ORDER_COUNTS:
-            fill_orders(client, count, filled)
-            filled = count
-            first = time_page(live.url, "/api/owner/orders?limit=50")
-            shipped = time_page(live.url, "/api/owner/orders?limit=50&status=paid")
-            memory = client.info("memory")["used_memory_human"]
-            pages.append((count, first, shipped, memory))
+        if "profile" in PARTS:
+            bodies = bodies_file(20_000)
+            shares = profile(live, wrk, bodies)
+            os.unlink(bodies)
             print(
-                f"orders page with {count:>9,} orders: page 1 p50 {first['p50']:.2f} ms p95 {first['p95']:.2f} ms; "
-                f"status=paid p50 {shipped['p50']:.2f} ms p95 {shipped['p95']:.2f} ms; redis memory {memory}"
+                "where a worker's time goes at 16 connections:", json.dumps({k: round(v, 1) for k, v in shares.items()})
             )
+        live.stop()
+
+        if "threads" in PARTS:
+            client.flushall()
+            for line in threads_vs_workers(wrk, redis_server.url):
+                print(line, flush=True)
+                extra.append(line)
+        if "cold" in PARTS:
+            from bench import cold_start
+
+            for line in cold_start.lines(cold_start.measure(redis_server.url)):
+                print(line, flush=True)
+                extra.append(line)
+
+        if "orders" in PARTS:
+            client.flushall()
+            live.start()
+            filled = 0
+            for count in ORDER_COUNTS:
+                fill_orders(client, count, filled)
+                filled = count
+                first = time_page(live.url, "/api/owner/orders?limit=50")
+                shipped = time_page(live.url, "/api/owner/orders?limit=50&status=paid")
+                memory = client.info("memory")["used_memory_human"]
+                pages.append((count, first, shipped, memory))
+                print(
+                    f"orders page with {count:>9,} orders: page 1 p50 {first['p50']:.2f} ms p95 {first['p95']:.2f} "
+                    f"ms; status=paid p50 {shipped['p50']:.2f} ms p95 {shipped['p95']:.2f} ms; redis memory {memory}"
+                )
     finally:
         live.stop()
         redis_server.stop()
-    write_results(lines, shares, pages)
+    write_results(lines, shares, pages, extra)
 
 
-def write_results(lines, shares, pages) -> None:
+def write_results(lines, shares, pages, extra=()) -> None:
+    """Append the parts that ran (BENCH_PARTS) as a dated section."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = [
         f"\n## {stamp}\n",
         f"Machine: {machine()}. wrk (a separate process) drives each route for {SECONDS} s per level, in "
         f"{SLICES} turns of alternating order, against the same gunicorn.\n",
-        "```",
-        HEADER,
-        *lines,
-        "```",
-        "",
-        "ratio: webhook ev/s over trivial rq/s (`POST /__bench/ok`). bare: the bare handler (signature, "
-        "json.loads, one one-key EVALSHA) over trivial; 1 RT: read the body and one PING over trivial; all "
-        "bench/bench_app.py, same bodies, same gunicorn. Latency percentiles are over all turns together. "
-        "cpu us/req: gunicorn (master and workers) plus redis-server CPU per request, not wrk's. cmds/ev: every "
-        "Redis command per event from INFO commandstats deltas, including those the script runs inside Redis; "
-        "EVALSHA/ev: round trips from the app per event (duplicates included).",
-        "",
-        "Where a worker's time goes (py-spy, 16 connections):",
-        "",
     ]
-    text += [f"- {part}: {share:.1f} %" for part, share in shares.items()]
-    text += ["", "Owner orders page (limit 50), 200 sequential requests:", ""]
-    text += [
-        f"- {count:,} orders: page 1 p50 {a['p50']:.2f} ms / p95 {a['p95']:.2f} ms; status=paid p50 "
-        f"{b['p50']:.2f} ms / p95 {b['p95']:.2f} ms (Redis memory {mem})"
-        for count, a, b, mem in pages
-    ]
+    if lines:
+        text += [
+            "```",
+            HEADER,
+            *lines,
+            "```",
+            "",
+            "ratio: webhook ev/s over trivial rq/s (`POST /__bench/ok`). bare: the bare handler (signature, "
+            "json.loads, one one-key EVALSHA) over trivial; 1 RT: read the body and one PING over trivial; all "
+            "bench/bench_app.py, same bodies, same gunicorn. Latency percentiles are over all turns together. "
+            "cpu us/req: gunicorn (master and workers) plus redis-server CPU per request, not wrk's. cmds/ev: "
+            "every Redis command per event from INFO commandstats deltas, including those the script runs inside "
+            "Redis; EVALSHA/ev: round trips from the app per event (duplicates included).",
+        ]
+    if shares:
+        text += ["", "Where a worker's time goes (py-spy, 16 connections):", ""]
+        text += [f"- {part}: {share:.1f} %" for part, share in shares.items()]
+    if pages:
+        text += ["", "Owner orders page (limit 50), 200 sequential requests:", ""]
+        text += [
+            f"- {count:,} orders: page 1 p50 {a['p50']:.2f} ms / p95 {a['p95']:.2f} ms; status=paid p50 "
+            f"{b['p50']:.2f} ms / p95 {b['p95']:.2f} ms (Redis memory {mem})"
+            for count, a, b, mem in pages
+        ]
+    if extra:
+        text += ["", "Threads against workers only, and the cold start (bench/cold_start.py):", ""]
+        text += [f"- {line}" for line in extra]
     if not RESULTS.exists():
         RESULTS.write_text(
             "# Benchmark results\n\n`make bench` appends a section per run; older runs stay below for comparison.\n"

@@ -38,32 +38,53 @@ def owner_required(view):
     """Pages redirect to the login; actions (POST) without a valid session are refused with 401.
 
     A session is valid while its generation is the store's (logout bumps it), OWNER_PASSWORD is the one
-    it logged in with, and it is neither 12 hours idle nor 7 days old (shop.owner_access).
+    it logged in with, and it is neither 12 hours idle nor 7 days old (shop.owner_access). A POST is
+    judged whole before it runs. A page (GET changes nothing) is judged on the cookie alone first, runs,
+    and is judged on the generation before anything of it is sent: a page whose own pipeline read the
+    generation (Today) needs no round trip of its own for it.
     """
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         access = get_owner_access()
+        if request.method != "GET":
+            ended = access.session_ended(session, owner_generation)
+            if ended:
+                _end(ended)
+                abort(401, "your Owner Mode session has ended: log in again")
+            access.touch(session)
+            check_csrf()
+            return view(*args, **kwargs)
+        ended = access.session_ended(session, None)
+        if ended:
+            return _end(ended)
+        try:
+            response = view(*args, **kwargs)
+        except Exception:
+            # An error page (an unknown order, say) is owner content too: only for a live session.
+            ended = access.session_ended(session, owner_generation)
+            if ended:
+                return _end(ended)
+            raise
         ended = access.session_ended(session, owner_generation)
         if ended:
-            if session.get("owner"):
-                log.info(
-                    "owner session ended (%s) for %s on %s %s", ended, client_address(), request.method, request.path
-                )
-                session.clear()
-            if request.method == "GET":
-                return redirect(url_for("owner.login", next=request.full_path if request.args else request.path))
-            abort(401, "your Owner Mode session has ended: log in again")
+            return _end(ended)
         access.touch(session)
-        if request.method == "POST":
-            check_csrf()
-        return view(*args, **kwargs)
+        return response
 
     return wrapped
 
 
+def _end(why: str):
+    """Forget an ended session; a page request goes to the login."""
+    if session.get("owner"):
+        log.info("owner session ended (%s) for %s on %s %s", why, client_address(), request.method, request.path)
+        session.clear()
+    return redirect(url_for("owner.login", next=request.full_path if request.args else request.path))
+
+
 def owner_generation() -> int:
-    """The store's session generation, read once per request."""
+    """The store's session generation, read once per request (or taken from a page's own pipeline)."""
     if "owner_generation" not in g:
         g.owner_generation = get_shop().store.owner_generation()
     return g.owner_generation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, flash, g, redirect, render_template, request, stream_with_context, url_for
 
 from api.errors import error_response
 from owner import owner
@@ -51,14 +51,11 @@ def _done(message: str, target: str):
 @owner.get("/")
 @owner_required
 def dashboard():
-    shop = get_shop()
-    report = health.run_checks(shop)
-    return render_template(
-        "owner/dashboard.html",
-        alerts=shop_alerts.current_alerts(shop),
-        report=report,
-        recent=shop.orders.page(limit=5)[0],
-    )
+    """Today: at most three store round trips (shop.alerts.today); the ledger is never replayed here."""
+    page = shop_alerts.today(get_shop())
+    if page["facts"] is not None:
+        g.owner_generation = page["facts"]["owner_generation"]  # read in Today's pipeline: no round trip of its own
+    return render_template("owner/dashboard.html", **page)
 
 
 @owner.post("/alerts/ack")
@@ -455,6 +452,21 @@ def health_page():
     return render_template(
         "owner/health.html", report=health.run_checks(get_shop(), stripe=with_stripe), with_stripe=with_stripe
     )
+
+
+@owner.post("/stock/verify")
+@owner_required
+def stock_verify():
+    """Replay the whole ledger against the counters, on request only; the result is stored for health and Today."""
+    from shop import stock_audit
+
+    shop = get_shop()
+    result = stock_audit.verify(shop.inventory, shop.store)
+    if result["ok"]:
+        flash(f"Stock matches the ledger ({result['entries']} entries replayed).", "ok")
+    else:
+        flash(f"Stock differs from the ledger for {len(result['drift'])} count(s): see stock ledger below.", "error")
+    return redirect(url_for("owner.health_page"))
 
 
 @owner.post("/reconcile")

@@ -37,7 +37,8 @@ def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[s
     """
     root = shop_config.ROOT
     if environ is None:
-        if not os.environ.get("VERCEL"):
+        production = os.environ.get("VERCEL") or (os.environ.get("APP_ENV") or "").lower() == "production"
+        if not production:  # .env is a development file: production never imports python-dotenv
             from dotenv import load_dotenv
 
             load_dotenv(root / ".env")

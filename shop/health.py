@@ -39,7 +39,9 @@ def _event_counts_check(counts: list[dict]) -> dict:
 
     def summary(totals):
         names = ("applied", "duplicate", "ignored", "rejected")
-        return ", ".join(f"{totals.get(k, 0)} {k}" for k in names)
+        text = ", ".join(f"{totals.get(k, 0)} {k}" for k in names)
+        mismatched = totals.get("livemode_mismatch", 0)
+        return text + (f", {mismatched} ignored for their Stripe mode" if mismatched else "")
 
     today, week = _outcomes(counts[:1]), _outcomes(counts)
     rejected_today = today.get("rejected", 0)
@@ -56,15 +58,28 @@ def _event_counts_check(counts: list[dict]) -> dict:
     )
 
 
-def _stock_ledger_check(shop, clock) -> dict:
-    """Counters = ledger replay; verified again when the last check is a day old (or never ran)."""
-    from shop import stock_audit
+VERIFY_FIX = (
+    "On the webhook health page press 'Compare stock with the ledger', or run: flask stock verify. "
+    "It reads the whole ledger, so it runs only when asked."
+)
 
-    result = shop.store.last_stock_verification()
-    if result is None or clock() * 1000 - result["checked_at"] > 86_400_000:
-        result = stock_audit.verify(shop.inventory, shop.store, clock)
-    when = _age(clock() - result["checked_at"] / 1000)
+
+def _stock_ledger_check(result: dict | None, clock) -> dict:
+    """The last comparison of the counters with the ledger replay, and its age: never run by reading a page."""
+    if result is None:
+        return _check(
+            "stock_ledger", "warn", "the stock counters have not been compared with the ledger yet", VERIFY_FIX
+        )
+    age = clock() - result["checked_at"] / 1000
+    when = _age(age)
     if result["ok"]:
+        if age > 7 * 86400:
+            return _check(
+                "stock_ledger",
+                "warn",
+                f"stock counters matched the ledger when last compared, {when} ({result['entries']} entries)",
+                VERIFY_FIX,
+            )
         return _check(
             "stock_ledger", "ok", f"stock counters match the ledger ({result['entries']} entries, checked {when})"
         )
@@ -80,8 +95,60 @@ def _stock_ledger_check(shop, clock) -> dict:
     )
 
 
-def run_checks(shop, clock=time.time, stripe: bool = False) -> dict:
-    """All checks, in the order an owner would fix them; ``stripe`` adds the Stripe side (an API call)."""
+def _stripe_mode_check(mismatch: dict, key_mode: str | None, clock) -> dict | None:
+    """The last event ignored because its mode is not the key's (SPEC section 4), while that still holds."""
+    if not mismatch.get("at") or key_mode is None:
+        return None
+    event_mode = "live" if mismatch.get("livemode") == "true" else "test"
+    age = clock() - int(mismatch["at"]) / 1000
+    if event_mode == key_mode or age > 7 * 86400:
+        return None  # the key was changed since, or it is a week old
+    what = (
+        f"Stripe event {mismatch.get('id')} ({mismatch.get('type')}, {_age(age)}) was a {event_mode}-mode event "
+        f"but STRIPE_SECRET_KEY is a {key_mode} key, so it was ignored: no order, no stock change."
+    )
+    if event_mode == "live":
+        return _check(
+            "stripe_mode",
+            "fail",
+            what + " Real payments reach a shop running on a test key: their orders are not recorded.",
+            "Point the live endpoint (Stripe Dashboard > Developers > Webhooks, test mode off) at the live shop, "
+            "or give this shop its live key (sk_live_...) and the live endpoint's signing secret; then "
+            "recover the ignored payments: flask reconcile --since 72h --apply",
+        )
+    return _check(
+        "stripe_mode",
+        "warn",
+        what + " A test-mode endpoint is wired to this live shop.",
+        "In Stripe Dashboard (test mode on) > Developers > Webhooks, point that test endpoint at your test "
+        "shop, or delete it; the live endpoint stays as it is.",
+    )
+
+
+def days_back(clock, n: int = 7) -> list[str]:
+    """Today and the days before it (UTC), YYYYMMDD, newest first."""
+    now = datetime.fromtimestamp(clock(), tz=UTC)
+    return [(now - timedelta(days=i)).strftime("%Y%m%d") for i in range(n)]
+
+
+def gather(shop, clock=time.time, *, orders: int = 0, attention: int = 0) -> dict:
+    """What health (and Today) read from the store: one pipeline. Raises ShopError if the store cannot answer."""
+    return shop.store.owner_snapshot(
+        secrets.token_hex(8),
+        days_back(clock),
+        orders=orders,
+        attention=attention,
+        owner_failures=owner_access.FAILURES_KEPT,
+    )
+
+
+def run_checks(shop, clock=time.time, stripe: bool = False, facts: dict | None = None) -> dict:
+    """All checks, in the order an owner would fix them; ``stripe`` adds the Stripe side (an API call).
+
+    The store is read once (``gather``: one pipeline), or not at all when ``facts`` are given.
+    """
+    from shop.stripe_events import key_mode
+
     s = shop.settings
     checks = []
 
@@ -109,8 +176,24 @@ def run_checks(shop, clock=time.time, stripe: bool = False) -> dict:
             _check("webhook_secret", "ok", f"{len(s.webhook_secrets)} signing secret(s) set, shaped whsec_...")
         )
 
-    store_ok = False
+    if not s.stripe_secret_key:
+        checks.append(
+            _check(
+                "stripe_key",
+                "fail",
+                "STRIPE_SECRET_KEY is not set: checkout cannot open Stripe sessions, so shoppers cannot pay, "
+                "and line items cannot be looked up.",
+                "Set STRIPE_SECRET_KEY to the secret key from Stripe Dashboard > Developers > API keys "
+                "(sk_live_... for real sales, sk_test_... to try things out), then redeploy.",
+            )
+        )
+    else:
+        checks.append(
+            _check("stripe_key", "ok", f"STRIPE_SECRET_KEY is set ({key_mode(s.stripe_secret_key) or 'a'} key)")
+        )
+
     if s.store.kind == "none":
+        facts = None
         checks.append(
             _check(
                 "store",
@@ -121,18 +204,19 @@ def run_checks(shop, clock=time.time, stripe: bool = False) -> dict:
         )
     else:
         try:
-            store_ok = shop.store.round_trip(secrets.token_hex(8))
-            level = "ok" if store_ok else "fail"
+            facts = facts if facts is not None else gather(shop, clock)
+            store_ok = facts["probe_ok"]
             checks.append(
                 _check(
                     "store",
-                    level,
+                    "ok" if store_ok else "fail",
                     f"{shop.store.description}: write and read back "
                     + ("work" if store_ok else "returned a different value"),
                     "" if store_ok else "Check that the store is not read-only or evicting keys.",
                 )
             )
         except ShopError as e:
+            facts = None
             checks.append(
                 _check(
                     "store",
@@ -142,20 +226,24 @@ def run_checks(shop, clock=time.time, stripe: bool = False) -> dict:
                 )
             )
 
-    if store_ok:
-        for chapter in shop.inventory.snapshot():
-            if chapter["initialized"]:
-                checks.append(_check(f"chapter:{chapter['id']}", "ok", f"{chapter['name']} stock is initialized"))
+    if facts is not None:
+        mode_check = _stripe_mode_check(facts["livemode_mismatch"], key_mode(s.stripe_secret_key), clock)
+        if mode_check:
+            checks.append(mode_check)
+        for chapter in shop.catalog.chapters:
+            if chapter.id in facts["initialized_chapters"]:
+                checks.append(_check(f"chapter:{chapter.id}", "ok", f"{chapter.name} stock is initialized"))
             else:
                 checks.append(
                     _check(
-                        f"chapter:{chapter['id']}",
+                        f"chapter:{chapter.id}",
                         "warn",
-                        f"{chapter['name']} stock is not initialized: its sales are recorded but no stock is taken.",
-                        f"Initialize {chapter['name']} in Owner Mode or: flask stock init {chapter['id']}",
+                        f"{chapter.name} stock is not initialized: its sales are recorded but no stock is taken.",
+                        f"Initialize {chapter.name} in Owner Mode (Stock > {chapter.name}) or: "
+                        f"flask stock init {chapter.id}",
                     )
                 )
-        last = shop.store.last_event()
+        last = facts["last_event"]
         if last.get("at"):
             age = clock() - int(last["at"]) / 1000
             checks.append(
@@ -166,17 +254,6 @@ def run_checks(shop, clock=time.time, stripe: bool = False) -> dict:
                     f"answered {last.get('outcome')}",
                 )
             )
-            mode_live = last.get("livemode") == "true"
-            if s.stripe_secret_key and s.stripe_secret_key.startswith(("sk_live", "rk_live")) != mode_live:
-                checks.append(
-                    _check(
-                        "stripe_mode",
-                        "fail",
-                        f"events arrive in {'live' if mode_live else 'test'} mode but STRIPE_SECRET_KEY is a "
-                        f"{'test' if mode_live else 'live'} key",
-                        "Use the key and the webhook secret of the same mode (Dashboard > Developers, test-mode toggle).",
-                    )
-                )
         else:
             checks.append(
                 _check(
@@ -186,11 +263,9 @@ def run_checks(shop, clock=time.time, stripe: bool = False) -> dict:
                     "Send a test event: stripe trigger checkout.session.completed, or Dashboard > Webhooks > Send test event.",
                 )
             )
-        checks.append(_stock_ledger_check(shop, clock))
-        days = [(datetime.fromtimestamp(clock(), tz=UTC) - timedelta(days=i)).strftime("%Y%m%d") for i in range(7)]
-        counts = shop.store.event_counts(days)
-        checks.append(_event_counts_check(counts))
-        errors = shop.store.recent_webhook_errors(5)
+        checks.append(_stock_ledger_check(facts["stock_verified"], clock))
+        checks.append(_event_counts_check(facts["event_counts"]))
+        errors = facts["webhook_errors"]
         if errors:
             latest = "; ".join(f"{_age(clock() - e['at'] / 1000)}: {e['error']}" for e in errors[:3])
             recent = any(clock() - e["at"] / 1000 < 86400 for e in errors)
@@ -205,31 +280,20 @@ def run_checks(shop, clock=time.time, stripe: bool = False) -> dict:
                     else "",
                 )
             )
-
-    if s.alert_webhook_url and store_ok:
-        failures = shop.store.alert_failures(3)
-        recent = [f for f in failures if clock() - f["at"] / 1000 < 86400]
-        if recent:
-            detail = "; ".join(f"{_age(clock() - f['at'] / 1000)}: {f['kind']} ({f['error']})" for f in recent)
-            checks.append(
-                _check(
-                    "alerts",
-                    "warn",
-                    f"alerts that did not reach ALERT_WEBHOOK_URL: {detail}",
-                    "Check the incoming-webhook address in Slack or Discord and set ALERT_WEBHOOK_URL again.",
+        if s.alert_webhook_url:
+            recent = [f for f in facts["alert_failures"] if clock() - f["at"] / 1000 < 86400]
+            if recent:
+                detail = "; ".join(f"{_age(clock() - f['at'] / 1000)}: {f['kind']} ({f['error']})" for f in recent)
+                checks.append(
+                    _check(
+                        "alerts",
+                        "warn",
+                        f"alerts that did not reach ALERT_WEBHOOK_URL: {detail}",
+                        "Check the incoming-webhook address in Slack or Discord and set ALERT_WEBHOOK_URL again.",
+                    )
                 )
-            )
-        else:
-            checks.append(_check("alerts", "ok", "alerts reach ALERT_WEBHOOK_URL"))
-    if not s.stripe_secret_key:
-        checks.append(
-            _check(
-                "stripe_key",
-                "warn",
-                "STRIPE_SECRET_KEY is not set: checkout and line-item lookups cannot work.",
-                "Set STRIPE_SECRET_KEY to the secret key (sk_...) from Dashboard > Developers > API keys.",
-            )
-        )
+            else:
+                checks.append(_check("alerts", "ok", "alerts reach ALERT_WEBHOOK_URL"))
     if not s.owner_password:
         checks.append(
             _check(
@@ -239,7 +303,7 @@ def run_checks(shop, clock=time.time, stripe: bool = False) -> dict:
                 "Set OWNER_PASSWORD to a long passphrase and redeploy.",
             )
         )
-    checks.extend(owner_access.health_checks(shop, clock))
+    checks.extend(owner_access.health_checks(shop, facts["owner_failures"] if facts else None, clock))
     if s.production:
         url = urlsplit(s.public_url or "")
         if url.scheme != "https" or url.hostname in (None, "localhost", "127.0.0.1"):

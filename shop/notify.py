@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 
 log = logging.getLogger("shop.alerts")
 
@@ -45,6 +43,9 @@ class Notifier:
         if not self.url:
             return False
         body = json.dumps({"text": text, "content": text[:2000], "kind": kind}).encode()
+        import urllib.error  # only when ALERT_WEBHOOK_URL is set: kept out of the cold start
+        import urllib.request
+
         request = urllib.request.Request(
             self.url,
             data=body,

@@ -150,7 +150,11 @@ class OwnerAccess:
         session.update({"owner": True, "gen": generation, "pw": self.fingerprint(), "since": now, "seen": now})
 
     def session_ended(self, session: Mapping, generation) -> str | None:
-        """Why an owner session is over (None: it is valid). ``generation()`` reads the store, last and once."""
+        """Why an owner session is over (None: it is valid).
+
+        ``generation()`` reads the store, last and once; with ``generation=None`` only the cookie is judged
+        (a page judges the generation after its own reads, before anything is sent).
+        """
         if not session.get("owner"):
             return "not logged in"
         now = self.clock()
@@ -163,7 +167,7 @@ class OwnerAccess:
             return "older than 7 days"
         if now - seen >= SESSION_IDLE_SECONDS:
             return "idle for 12 hours"
-        if session.get("gen") != generation():
+        if generation is not None and session.get("gen") != generation():
             return "logged out"
         return None
 
@@ -177,8 +181,12 @@ class OwnerAccess:
         self.store.end_owner_sessions()
 
 
-def health_checks(shop, clock=time.time) -> list[dict]:
-    """The owner's side on the health page: weak secrets, and wrong credentials in the last hour."""
+def health_checks(shop, entries: list[str] | None, clock=time.time) -> list[dict]:
+    """The owner's side on the health page: weak secrets, and wrong credentials in the last hour.
+
+    ``entries`` are the latest wrong credentials as health's one pipeline read them (None: the store
+    did not answer, and the store check says why).
+    """
     checks = []
     weakness = weak_secret(shop.settings)
     if weakness:
@@ -192,10 +200,8 @@ def health_checks(shop, clock=time.time) -> list[dict]:
                 weakness.split(": ", 1)[1],
             )
         )
-    try:
-        entries = shop.store.owner_failures(FAILURES_KEPT)
-    except ShopError:
-        return checks  # the store check says why
+    if entries is None:
+        return checks
     now_ms = clock() * 1000
     recent = [e.split("|", 2) for e in entries if now_ms - int(e.split("|", 1)[0]) < HOUR_SECONDS * 1000]
     if len(recent) >= ALERT_FAILURES:

@@ -269,3 +269,29 @@ def event_action(event: dict, catalog: Catalog) -> dict:
         action = {"kind": "ignore", "reason": "event type not handled"}
     action.update(event_id=event["id"], event_type=event_type, livemode=event.get("livemode") is True)
     return action
+
+
+def key_mode(secret_key: str | None) -> str | None:
+    """``live`` or ``test`` for a Stripe secret or restricted key; None when unset or of no known shape."""
+    for mode in ("live", "test"):
+        if secret_key and secret_key.startswith((f"sk_{mode}_", f"rk_{mode}_")):
+            return mode
+    return None
+
+
+def livemode_mismatch(event: dict, secret_key: str | None) -> dict | None:
+    """The event's mode and the key's when they differ (a test endpoint wired to a live shop, or the reverse).
+
+    No key, a key of no known shape, or an event whose ``livemode`` is not a boolean: not judged (None).
+    """
+    key = key_mode(secret_key)
+    live = event.get("livemode")
+    if key is None or not isinstance(live, bool) or (key == "live") == live:
+        return None
+    return {
+        "event_id": event["id"],
+        "event_type": event["type"],
+        "livemode": "true" if live else "false",
+        "event_mode": "live" if live else "test",
+        "key_mode": key,
+    }

@@ -1,13 +1,18 @@
 """Every call this shop makes to Stripe's API, in one small module.
 
 Tests point ``STRIPE_API_BASE`` at a local stand-in; nothing else changes.
+The stripe library is imported by the first call that needs it (it costs more than
+Flask itself at a cold start, and most requests never call Stripe).
 """
 
 from __future__ import annotations
 
-import stripe
+from typing import TYPE_CHECKING
 
 from shop.errors import PaymentProviderError
+
+if TYPE_CHECKING:
+    import stripe
 
 _TIMEOUT_SECONDS = 10
 
@@ -27,6 +32,8 @@ class StripeGateway:
         if not self.api_key:
             raise PaymentProviderError("STRIPE_SECRET_KEY is not set; set it to the shop's secret API key (sk_...)")
         if self._client is None:
+            import stripe
+
             options = {"base_addresses": {"api": self.api_base}} if self.api_base else {}
             self._client = stripe.StripeClient(
                 self.api_key,
@@ -38,6 +45,8 @@ class StripeGateway:
 
     def create_checkout_session(self, params: dict, idempotency_key: str) -> dict:
         """Create a Checkout Session; the key makes a retried call return the same session."""
+        import stripe
+
         try:
             session = self.client().v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})
         except stripe.StripeError as e:
@@ -48,6 +57,8 @@ class StripeGateway:
 
     def expire_session(self, session_id: str) -> dict | None:
         """Expire an open session (the shopper cancelled); None if it is no longer open."""
+        import stripe
+
         try:
             return self.client().v1.checkout.sessions.expire(session_id).to_dict()
         except stripe.InvalidRequestError:
@@ -73,6 +84,8 @@ class StripeGateway:
         return refund.to_dict()
 
     def retrieve_session(self, session_id: str) -> dict:
+        import stripe
+
         try:
             return self.client().v1.checkout.sessions.retrieve(session_id).to_dict()
         except stripe.InvalidRequestError as e:
@@ -86,6 +99,8 @@ class StripeGateway:
         """Every object of a Stripe list (``fetch(params)`` gets one page), following starting_after."""
         found: list[dict] = []
         params = {**params, "limit": 100}
+        import stripe
+
         try:
             while True:
                 page = fetch(params).to_dict()
@@ -130,6 +145,8 @@ class StripeGateway:
 
 def _retryable(error: stripe.StripeError) -> bool:
     """Connection trouble and Stripe's own 5xx/429 pass; a bad key or unknown session does not."""
+    import stripe
+
     if isinstance(error, (stripe.APIConnectionError, stripe.RateLimitError)):
         return True
     return (error.http_status or 500) >= 500

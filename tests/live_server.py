@@ -35,7 +35,8 @@ def shop_env(redis_url: str, **extra: str) -> dict[str, str]:
 class LiveServer:
     """``gunicorn app:app`` with a clean environment: only the variables given, never a developer's .env."""
 
-    def __init__(self, env: dict[str, str], workers: int = 3, threads: int = 1):
+    def __init__(self, env: dict[str, str], workers: int = 3, threads: int = 1, root: Path = ROOT):
+        self.root = root  # another checkout of the app (bench: an older revision side by side)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="shop-gunicorn-", suffix=".log", delete=False)
@@ -44,7 +45,7 @@ class LiveServer:
         self.env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/tmp"),
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(root),
             **{name: "" for name in VARIABLES},
             **env,
         }
@@ -68,7 +69,7 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self.process = subprocess.Popen(
-            self.args, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            self.args, cwd=self.root, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

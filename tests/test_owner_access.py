@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from shop import owner_access
+from shop import health, owner_access
 from shop.config import ROOT
 from tests.clock import Clock
 from tests.conftest import OWNER_PASSWORD
@@ -110,7 +110,7 @@ def test_twenty_failures_in_an_hour_warn_on_health_and_alert_once(make_app, clie
         for n in range(19):  # from four addresses, each under its own limit
             bearer(client, f"guess-{n}", address=f"198.51.100.{n % 4}")
         assert receiver.kinds() == []
-        checks = {c["name"]: c for c in owner_access.health_checks(shop, clock)}
+        checks = {c["name"]: c for c in health.run_checks(shop, clock)["checks"]}
         assert checks["owner_credentials"]["level"] == "ok"
         bearer(client, "guess-19", address="198.51.100.3")
         assert receiver.kinds() == ["owner_credentials"]
@@ -119,14 +119,14 @@ def test_twenty_failures_in_an_hour_warn_on_health_and_alert_once(make_app, clie
             bearer(client, f"more-{n}", address="192.0.2.1")
         assert receiver.kinds() == ["owner_credentials"]
         # The owner sees it on the health report (read with the real clock, which the test's has not left yet).
-        health = bearer(client, OWNER_PASSWORD, address="203.0.113.9", path="/api/owner/health").get_json()
-        check = {c["name"]: c for c in health["checks"]}["owner_credentials"]
+        report = bearer(client, OWNER_PASSWORD, address="203.0.113.9", path="/api/owner/health").get_json()
+        check = {c["name"]: c for c in report["checks"]}["owner_credentials"]
         assert check["level"] == "warn" and check["detail"].startswith("30 wrong owner")
         assert "192.0.2.1" in check["detail"] and "/api/owner/stock" in check["detail"]
         assert "new long OWNER_PASSWORD" in check["fix"]
         # An hour later the warning is gone, and a new wave alerts again.
         clock.advance(3601)
-        assert {c["name"]: c for c in owner_access.health_checks(shop, clock)}["owner_credentials"]["level"] == "ok"
+        assert {c["name"]: c for c in health.run_checks(shop, clock)["checks"]}["owner_credentials"]["level"] == "ok"
         for n in range(20):
             bearer(client, f"late-{n}", address=f"192.0.2.{10 + n % 5}")
         assert receiver.kinds() == ["owner_credentials", "owner_credentials"]
@@ -205,7 +205,7 @@ def test_doctor_and_health_name_the_weak_secret(make_app):
         in result.output
     )
     dev = make_app(OWNER_PASSWORD="short")  # development: only a warning, Owner Mode stays open
-    checks = {c["name"]: c for c in owner_access.health_checks(dev.extensions["shop"])}
+    checks = {c["name"]: c for c in health.run_checks(dev.extensions["shop"])["checks"]}
     assert checks["owner_secrets"]["level"] == "warn"
     assert dev.test_client().get("/owner/login").status_code == 200
 
@@ -245,6 +245,20 @@ def test_a_copied_cookie_ends_at_logout(app, shop):
     assert_ended(owner)
     assert shop.inventory.snapshot(["chapter-i"])[0]["initialized"] is False
     assert logged_in(app).get("/owner/orders").status_code == 200  # a new login works
+
+
+# Stock reads the generation itself, Today takes it from its own pipeline, an unknown order would be a 404
+# and the export a stream: after a logout each sends a copied cookie to the login, never owner content.
+@pytest.mark.parametrize("path", ["/owner/stock", "/owner/", "/owner/orders/ord_nosuchorder", "/owner/orders.csv"])
+def test_every_owner_page_refuses_a_copied_cookie_after_logout(app, path):
+    access_clock(app)
+    owner = logged_in(app)
+    thief = copy_of(owner, app)
+    assert thief.get(path).status_code in (200, 404)
+    owner.post("/owner/logout", data={"csrf_token": csrf(owner, "/owner/stock")})
+    page = thief.get(path)
+    assert page.status_code == 302 and "/owner/login" in page.headers["Location"]
+    assert page.headers["Cache-Control"] == "no-store" and "Redirecting" in page.get_data(as_text=True)
 
 
 def test_a_new_owner_password_ends_every_session(make_app):

@@ -49,10 +49,10 @@ def test_one_webhook_is_one_round_trip(shop, deliver, redis_client, monkeypatch)
     assert redis_client.info("commandstats")["cmdstat_evalsha"]["calls"] == 1
 
 
-def test_a_worker_keeps_one_connection_and_a_forked_child_opens_its_own(redis_server):
-    """One dedicated connection per process; after a fork the child never speaks on the parent's socket."""
+def test_a_worker_keeps_a_pool_and_a_forked_child_opens_its_own(redis_server):
+    """A pool per process (threads each get a connection); after a fork the child never speaks on the parent's socket."""
     backend = RedisBackend.from_url(redis_server.url)
-    assert backend.client.connection is not None  # commands skip the pool's checkout
+    assert backend.client.connection is None and backend.client.connection_pool is not None
     backend.call("SET", "{shop}:fork:parent", "parent")
     backend.call("DEL", "{shop}:fork:child")
     child = os.fork()

@@ -145,6 +145,75 @@ class Store:
         written, read = self.backend.pipeline([("SET", keys.PROBE, token, "EX", 60), ("GET", keys.PROBE)])
         return read == token
 
+    def owner_snapshot(
+        self, token: str, days: list[str], *, orders: int = 0, attention: int = 0, owner_failures: int = 200
+    ) -> dict:
+        """Everything health and the owner's Today page read, in one pipeline (one round trip).
+
+        The probe write and read, the last event, the event counters of ``days``, the latest refused
+        deliveries, the last stock verification, alert failures and acknowledgements, the last event
+        ignored for its livemode, which chapters are initialized, the latest wrong owner credentials,
+        the owner session generation, and the newest ``orders`` and ``attention`` index members (their
+        records come with ``orders_by_members``).
+        """
+        commands = [
+            ("SET", keys.PROBE, token, "EX", 60),
+            ("GET", keys.PROBE),
+            ("HGETALL", keys.WEBHOOK),
+            ("LRANGE", keys.WEBHOOK_ERRORS, 0, 4),
+            ("GET", keys.STOCK_VERIFIED),
+            ("LRANGE", keys.ALERT_FAILURES, 0, 2),
+            ("HGETALL", keys.WEBHOOK_LIVEMODE),
+            ("HGETALL", keys.CHAPTERS),
+            ("HGETALL", keys.ALERT_ACKS),
+            ("ZREVRANGEBYLEX", keys.ORDERS, "+", "-", "LIMIT", 0, orders),
+            ("ZREVRANGEBYLEX", keys.ATTENTION, "+", "-", "LIMIT", 0, attention),
+            ("LRANGE", keys.OWNER_FAILURES, 0, owner_failures - 1),
+            ("GET", keys.OWNER_GENERATION),
+            *[("HGETALL", keys.stats_day(d)) for d in days],
+        ]
+        (_, probe, last, errors, verified, failures, livemode, chapters, acks, recent, flagged, wrong, gen, *counts) = (
+            self.backend.pipeline(commands)
+        )
+        return {
+            "probe_ok": probe == token,
+            "last_event": as_dict(last),
+            "webhook_errors": [orjson.loads(r) for r in errors or []],
+            "stock_verified": orjson.loads(verified) if verified else None,
+            "alert_failures": [orjson.loads(r) for r in failures or []],
+            "livemode_mismatch": as_dict(livemode),
+            "initialized_chapters": as_dict(chapters),
+            "alert_acks": as_dict(acks),
+            "recent_members": list(recent or []) if orders else [],
+            "attention_members": list(flagged or []) if attention else [],
+            "owner_failures": list(wrong or []),
+            "owner_generation": int(gen or 0),
+            "event_counts": [as_dict(c) for c in counts],
+        }
+
+    def orders_by_members(self, members: list[str]) -> dict[str, dict]:
+        """The records of index members ("created|order id"), by order id: one pipeline."""
+        ids = list(dict.fromkeys(m.split("|", 1)[1] for m in members))
+        records = self.backend.pipeline([("HGETALL", keys.order(i)) for i in ids])
+        return {i: as_dict(r) for i, r in zip(ids, records, strict=True) if r}
+
+    def count_livemode_mismatch(self, event: dict, now_ms: int, day: str) -> None:
+        """An event of the other Stripe mode than the key's: counted and remembered, nothing else (one pipeline).
+
+        It is kept apart from the last event (keys.WEBHOOK), which tells the mode of the events this shop
+        takes (the order page's Dashboard links follow it).
+        """
+        field = f"{event['event_type']}|livemode_mismatch"
+        last = ("at", now_ms, "id", event["event_id"], "type", event["event_type"], "livemode", event["livemode"])
+        self.backend.pipeline(
+            [
+                ("HINCRBY", keys.STATS_TOTAL, field, 1),
+                ("HINCRBY", keys.stats_day(day), field, 1),
+                ("EXPIRE", keys.stats_day(day), 8 * 86400),
+                ("HSET", keys.WEBHOOK_LIVEMODE, *last),
+            ]
+        )
+
     def last_event(self) -> dict:
         return as_dict(self.backend.call("HGETALL", keys.WEBHOOK))
 
@@ -373,10 +442,6 @@ class Store:
         """Count and check one owner credential from ``address`` (one EVALSHA); see owner_attempt.lua."""
         attempt_keys = [keys.owner_attempts(address), keys.OWNER_FAILURES, keys.OWNER_ALERTED, keys.OWNER_GENERATION]
         return self.run_json("owner_attempt", attempt_keys, [dumps(request)])
-
-    def owner_failures(self, count: int) -> list[str]:
-        """The latest wrong owner credentials, newest first: ``"ms|route|address"``."""
-        return self.backend.call("LRANGE", keys.OWNER_FAILURES, 0, count - 1) or []
 
     def owner_generation(self) -> int:
         """The owner session generation a cookie must carry to be valid."""

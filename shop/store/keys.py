@@ -31,6 +31,7 @@ ATTENTION = key("orders", "attention")  # lex zset of orders with a flag the own
 ALERT_ACKS = key("alerts", "ack")  # hash alert id -> ms the owner acknowledged it
 ALERT_FAILURES = key("alerts", "failed")  # list: latest alerts ALERT_WEBHOOK_URL did not take, capped
 WEBHOOK = key("webhook")  # hash: the last event received, for health
+WEBHOOK_LIVEMODE = key("webhook", "livemode")  # hash: the last event ignored for its livemode, for health
 WEBHOOK_ERRORS = key("webhook", "errors")  # list: latest refused deliveries, newest first, capped
 STATS_TOTAL = key("stats", "total")  # hash "type|outcome" -> count, forever
 PROBE = key("probe")  # written by the health check's round trip
