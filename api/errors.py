@@ -11,6 +11,9 @@ from shop.errors import ShopError, StoreUnavailable
 
 log = logging.getLogger("shop.http")
 
+# Details of a ShopError that its JSON answer carries beside "error" (SPEC sections 5 and 7).
+_PUBLIC_DETAILS = ("skus", "opens_at", "closes_at", "product", "limit")
+
 _HTTP_HINTS = {
     404: "no such address; see the README for the API's routes",
     405: "this address does not take {method}; see the README for the methods it takes",
@@ -37,9 +40,9 @@ def register_error_handlers(flask_app: Flask) -> None:
             log.warning("store unavailable on %s %s: %s", request.method, request.path, e.message)
         elif e.status >= 500:
             log.error("%s on %s %s: %s", type(e).__name__, request.method, request.path, e.message)
-        extra = {k: v for k, v in e.details.items() if k == "skus"}
+        extra = {k: v for k, v in e.details.items() if k in _PUBLIC_DETAILS}
         response = error_response(e.status, e.message, **extra)
-        if e.details.get("retry_after"):
+        if e.details.get("retry_after") is not None:
             response.headers["Retry-After"] = str(e.details["retry_after"])
         return response
 

@@ -141,3 +141,29 @@ def ledger():
 @owner_token_required
 def owner_health():
     return jsonify(health.run_checks(get_shop(), stripe=request.args.get("stripe") == "1"))
+
+
+@owner_api.post("/chapters/<chapter>/release")
+@owner_token_required
+def chapter_release(chapter: str):
+    """Set when a chapter is on sale (SPEC section 7); answers the chapter object with its ``release``."""
+    shop = get_shop()
+    shop.inventory.chapter(chapter)  # 404 for an unknown chapter before reading the body
+    return jsonify(shop.releases.set(chapter, json_body()))
+
+
+@owner_api.post("/orders/<order_id>/refund")
+@owner_token_required
+def order_refund(order_id: str):
+    """Refund an order through Stripe: 200 with the refund as Stripe created it; the order moves on Stripe's event.
+
+    An ``Idempotency-Key`` header makes a repeated request one refund (without one, each request is its own).
+    """
+    body = json_body()
+    unknown = sorted(set(body) - {"amount", "restock"})
+    if unknown:
+        raise BadRequest(f'unknown field(s) {", ".join(unknown)}; send {{"amount": <cents> or null, "restock": bool}}')
+    refund = get_shop().refunds.refund(
+        order_id, body.get("amount"), body.get("restock", False), key=request.headers.get("Idempotency-Key")
+    )
+    return jsonify(refund)

@@ -15,9 +15,12 @@ from shop import health
 from shop.csv_export import write_row
 from shop.errors import BadRequest, ShopError
 from shop.orders import FLAG_HELP, OWNER_TRANSITIONS, STATUSES
+from shop.refunds import new_refund_key
+from shop.releases import owner_words, parse_time
 from shop.web import get_shop
 
 PAGE_SIZE = 25
+REFUNDABLE = ("paid", "shipped", "delivered", "partially_refunded")
 CSV_MAX_BYTES = 256 * 1024
 
 
@@ -72,6 +75,34 @@ def stock():
     return render_template(
         "owner/stock.html", chapters=shop.inventory.snapshot(), threshold=shop.settings.low_stock_threshold
     )
+
+
+@owner.app_template_filter("release_words")
+def release_words(iso: str | None) -> str:
+    """``2026-12-04T17:00:00Z`` -> ``Fri 4 Dec 2026, 17:00 UTC`` on the owner's pages."""
+    return owner_words(parse_time(iso, "time")) if iso else ""
+
+
+@owner.post("/chapters/<chapter_id>/release")
+@owner_required
+def chapter_release(chapter_id: str):
+    """The stock page's release form: opens/closes as ISO-8601 with a zone; "clear" removes the release."""
+    shop = get_shop()
+    if request.form.get("clear") == "1":
+        body = {"opens_at": None, "closes_at": None}
+    else:
+        body = {k: (request.form.get(k) or "").strip() or None for k in ("opens_at", "closes_at")}
+    chapter = shop.releases.set(chapter_id, body)
+    release = chapter["release"]
+    if not (release["opens_at"] or release["closes_at"]):
+        message = f"{chapter['name']} has no release: it is on sale while it has stock."
+    else:
+        message = f"{chapter['name']} is {release['state']}" + "".join(
+            f"; {word} {owner_words(parse_time(release[field], field))}"
+            for field, word in (("opens_at", "opens"), ("closes_at", "closes"))
+            if release[field]
+        )
+    return _done(message + ".", url_for("owner.stock") + f"#{chapter_id}")
 
 
 @owner.post("/stock/<chapter_id>/initialize")
@@ -306,6 +337,9 @@ def order(order_id: str):
         flag_help=FLAG_HELP,
         moves=moves,
         restockable={k: v for k, v in restockable.items() if v > 0},
+        refundable=found["status"] in REFUNDABLE and bool(found["stripe"]["payment_intent"]),
+        refund_left=(found["amount_total"] or 0) - (found.get("amount_refunded") or 0),
+        refund_key=new_refund_key(),
         session_url=stripe_dashboard("session", found["stripe"]["session_id"], live),
         payment_url=stripe_dashboard("payment", found["stripe"]["payment_intent"], live),
     )
@@ -317,6 +351,34 @@ def order_status(order_id: str):
     status = request.form.get("status", "")
     get_shop().orders.set_status(order_id, status, tracking=request.form.get("tracking") or None)
     return _done(f"Order {order_id} is {status}.", url_for("owner.order", order_id=order_id))
+
+
+def _minor_units(value: str) -> int | None:
+    """The refund form's amount, "45" or "45.50" in the shop's currency -> minor units; blank: all."""
+    text = (value or "").strip().replace(",", ".")
+    if not text:
+        return None
+    whole, _, cents = text.partition(".")
+    if not whole.isdigit() or not (cents == "" or (cents.isdigit() and len(cents) <= 2)):
+        raise BadRequest(f"amount: write it like 45 or 45.50, or leave it empty to refund everything, not {value!r}")
+    return int(whole) * 100 + int((cents + "00")[:2])
+
+
+@owner.post("/orders/<order_id>/refund")
+@owner_required
+def order_refund(order_id: str):
+    """The refund form: one key per form shown, so a double click is one refund."""
+    refund = get_shop().refunds.refund(
+        order_id,
+        _minor_units(request.form.get("amount", "")),
+        request.form.get("restock") == "1",
+        key=request.form.get("refund_key") or None,
+    )
+    return _done(
+        f"Stripe created refund {refund['id']} ({refund['status']}). The order changes when Stripe confirms it"
+        + (", and its units go back on sale then." if request.form.get("restock") == "1" else "."),
+        url_for("owner.order", order_id=order_id),
+    )
 
 
 @owner.post("/orders/<order_id>/restock")

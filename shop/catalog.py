@@ -36,6 +36,7 @@ class Product:
     image: str
     description: str
     chapter: str
+    limit: int | None = None  # at most this many units per customer across all their orders (SPEC section 7)
 
     def sku(self, size: str) -> str:
         return f"{self.id}/{size}"
@@ -85,6 +86,11 @@ class Catalog:
             for sku, qty in lines.items()
         ]
 
+    @property
+    def limits(self) -> dict[str, int]:
+        """Product id -> per-customer limit, for the products that carry one."""
+        return {p.id: p.limit for c in self.chapters for p in c.products if p.limit is not None}
+
     def item(self, sku: str) -> Item | None:
         return self.items.get(sku) if isinstance(sku, str) else None
 
@@ -128,6 +134,9 @@ class Catalog:
                 sizes = p.get("sizes") or ["OS"]
                 if not all(isinstance(s, str) and _SIZE.match(s) for s in sizes) or len(set(sizes)) != len(sizes):
                     fail(f"product {pid}: sizes must be distinct short labels such as S, M, L")
+                limit = p.get("limit")
+                if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+                    fail(f"product {pid}: limit must be a whole number of 1 or more (units per customer), or left out")
                 products.append(
                     Product(
                         pid,
@@ -137,6 +146,7 @@ class Catalog:
                         str(p.get("image") or ""),
                         str(p.get("description") or ""),
                         c["id"],
+                        limit,
                     )
                 )
             chapters.append(Chapter(c["id"], str(c.get("name") or c["id"]), tuple(products)))

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 
+from shop import releases
 from shop.catalog import Catalog
 from shop.config import Settings
 from shop.errors import (
@@ -22,6 +23,7 @@ from shop.errors import (
     PaymentProviderError,
     StoreError,
     StoreUnavailable,
+    TooManyRequests,
 )
 from shop.orders import check_order_id, new_order_id
 
@@ -74,14 +76,32 @@ class Checkout:
         self.hold_seconds = settings.checkout_hold_minutes * 60 + GRACE_SECONDS
         self.clock = clock
 
-    def start(self, body, *, base_url: str, idempotency_key: str | None = None) -> dict:
-        """Hold the cart's stock, store the pending order, open a Checkout Session.
+    def start(
+        self,
+        body,
+        *,
+        base_url: str,
+        idempotency_key: str | None = None,
+        shopper_id: str | None = None,
+        address: str = "unknown",
+    ) -> dict:
+        """Judge the drop limits, hold the cart's stock, store the pending order, open a Checkout Session.
+
+        ``shopper_id`` is the signed shopper cookie's id (None: a new shopper), ``address`` the client
+        address every per-address limit counts. The shopper's earlier open checkout is released in the
+        same script and its Stripe session expired afterwards.
 
         Returns: {"url", "order_id", "session_id"}.
-        Raises: BadRequest (cart), Conflict (stock, with ``skus``), PaymentProviderError (Stripe).
+        Raises: BadRequest (cart, email), Conflict (window, limits, stock), TooManyRequests (starts per
+        address), PaymentProviderError (Stripe).
         """
         lines = parse_cart(body, self.catalog)
         check_idempotency_key(idempotency_key)
+        product_limits = self.cart_limits(lines)
+        given = body.get("email")
+        if given is not None and (not isinstance(given, str) or len(given) > 254):
+            raise BadRequest("email must be your email address (like name@example.com), at most 254 characters")
+        email = releases.check_email(given) if product_limits or given else None
         if not self.gateway.configured:
             # The shopper cannot fix this; the owner reads the log (and Owner Mode's health page).
             log.error("checkout refused: STRIPE_SECRET_KEY is not set; set it to the shop's secret API key (sk_...)")
@@ -91,6 +111,11 @@ class Checkout:
         hold_until = int(now) + self.hold_seconds
         items = self.catalog.order_items(lines)
         expected = sum(i["quantity"] * i["unit_amount"] for i in items)
+        limits = self.settings.limits
+        # A key is the shopper's own: another shopper's equal key is another checkout. Without a shopper
+        # cookie (a script) the key is scoped to the client address, so a retry still gets its first answer.
+        scope = f"shopper:{shopper_id}" if shopper_id else f"address:{address}"
+        scoped_key = f"{scope}|{idempotency_key}" if idempotency_key else None
         held = self.store.checkout_hold(
             {
                 "order_id": order_id,
@@ -98,16 +123,22 @@ class Checkout:
                 "hold_until": hold_until * 1000,
                 "amount_expected": expected,
                 "currency": self.catalog.currency,
+                "chapters": sorted({i["chapter"] for i in items}),
+                "shopper_max_units": limits.shopper_max_held_units,
+                "address_max_units": limits.address_max_held_units,
+                "address_per_minute": limits.address_checkouts_per_minute,
+                "email": email,
+                "product_limits": product_limits,
             },
-            idempotency_key,
+            scoped_key,
             int(now * 1000),
+            shopper_id=shopper_id,
+            address=address,
         )
         if held.get("error") == "idempotent":
             return self._replay(held["order_id"])
-        if held.get("error") == "short":
-            names = ", ".join(f"{s['sku']} ({s['available']} left)" for s in held["skus"])
-            raise Conflict(f"not enough stock for: {names}; change the cart and try again", skus=held["skus"])
-
+        if held.get("error"):
+            self._refuse(held)
         base = (self.settings.public_url or base_url).rstrip("/")
         params = {
             "mode": "payment",
@@ -124,6 +155,7 @@ class Checkout:
             ],
             "metadata": {"order_id": order_id},
             "client_reference_id": order_id,
+            **({"customer_email": email} if email else {}),
             "expires_at": hold_until,
             "shipping_address_collection": {"allowed_countries": list(self.settings.shipping_countries)},
             "success_url": f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
@@ -136,21 +168,27 @@ class Checkout:
                 order_id,
                 actor="system",
                 note=f"Stripe did not start the checkout: {e.message}",
-                idempotency_key=idempotency_key,
+                idempotency_key=scoped_key,
                 now_ms=int(self.clock() * 1000),
             )
             log.warning("checkout %s: hold released, Stripe did not start the session: %s", order_id, e.message)
+            if held.get("replaced"):  # its holds went with the new hold: its session must not stay payable
+                self._end_replaced(held["replaced"], order_id)
             raise PaymentProviderError(
                 "the payment page could not be opened, so nothing was reserved or charged; please try again in a moment"
             ) from e
         try:
             self.store.checkout_attach(order_id, session["id"], session["url"])
         except StoreError as e:
-            self._undo_session(order_id, session["id"], idempotency_key, e)
+            self._undo_session(order_id, session["id"], scoped_key, e)
+            if held.get("replaced"):  # its holds went with the new hold: its session must not stay payable
+                self._end_replaced(held["replaced"], order_id)
             raise StoreUnavailable(
                 "your checkout could not be saved, so nothing was reserved or charged; please try again in a moment"
             ) from e
         log.info("checkout %s: session %s, hold until %s", order_id, session["id"], hold_until)
+        if held.get("replaced"):
+            self._end_replaced(held["replaced"], order_id)
         return {"url": session["url"], "order_id": order_id, "session_id": session["id"]}
 
     def _undo_session(self, order_id: str, session_id: str, idempotency_key: str | None, fault: StoreError) -> None:
@@ -185,6 +223,83 @@ class Checkout:
             expired,
             released,
         )
+
+    def cart_limits(self, lines: dict[str, int]) -> dict[str, int]:
+        """Product id -> per-customer limit, for the cart's products that carry one."""
+        limits = self.catalog.limits
+        products = {self.catalog.items[sku].product for sku in lines}
+        return {p: limits[p] for p in sorted(products) if p in limits}
+
+    def _refuse(self, held: dict) -> None:
+        """The hold script's refusal -> the typed error the shopper reads (nothing was held)."""
+        error = held["error"]
+        if error == "scheduled":
+            chapter = self.catalog.chapter(held["chapter"])
+            opens = releases.iso_utc(held["opens_at"])
+            raise Conflict(
+                f"{chapter.name} is not on sale yet: it opens at {releases.owner_words(held['opens_at'])}; "
+                "come back then",
+                opens_at=opens,
+            )
+        if error == "closed":
+            chapter = self.catalog.chapter(held["chapter"])
+            raise Conflict(
+                f"{chapter.name} is no longer on sale: it closed at {releases.owner_words(held['closes_at'])}",
+                closes_at=releases.iso_utc(held["closes_at"]),
+            )
+        if error == "rate":
+            raise TooManyRequests(
+                f"too many checkouts were started from your network in the last minute; "
+                f"please wait {held['retry_after']} seconds and try again",
+                retry_after=held["retry_after"],
+            )
+        if error == "shopper_limit":
+            raise Conflict(
+                f"one checkout can reserve at most {held['limit']} items; take some out of your cart and try again",
+                limit=held["limit"],
+            )
+        if error == "address_limit":
+            raise Conflict(
+                f"too many items are reserved from your network right now (at most {held['limit']} at once); "
+                "finish or cancel an open checkout, or try again when one ends",
+                limit=held["limit"],
+            )
+        if error == "customer_limit":
+            product = self.catalog.product(held["product"])
+            raise Conflict(
+                f"{product.name} is sold {releases.limit_words(product.name, held['limit'])}, and this email already "
+                f"has {held['taken']} in an order or an open checkout; take it out of your cart to buy the rest",
+                product=product.id,
+                limit=held["limit"],
+            )
+        if error == "short":
+            names = ", ".join(f"{s['sku']} ({s['available']} left)" for s in held["skus"])
+            raise Conflict(f"not enough stock for: {names}; change the cart and try again", skus=held["skus"])
+        raise Conflict(f"the checkout could not start ({error}); please try again")
+
+    def _end_replaced(self, old_order_id: str, new_order_id: str) -> None:
+        """The shopper's earlier checkout, whose holds the new one released: expire its Stripe session, mark it expired.
+
+        A failure here leaves the new checkout standing: the old session lapses at its own expires_at.
+        """
+        try:
+            record = self.store.get_order(old_order_id) or {}
+            if record.get("session_id"):
+                self.gateway.expire_session(record["session_id"])
+            self.store.checkout_release(
+                old_order_id,
+                actor="shopper",
+                note=f"replaced by checkout {new_order_id}",
+                idempotency_key=None,
+                now_ms=int(self.clock() * 1000),
+            )
+        except (PaymentProviderError, StoreError) as e:
+            log.warning(
+                "checkout %s: could not expire the shopper's earlier checkout %s (%s); its session lapses by itself",
+                new_order_id,
+                old_order_id,
+                e.message,
+            )
 
     def _replay(self, order_id: str) -> dict:
         """The answer the first submit with this Idempotency-Key got."""

@@ -260,6 +260,36 @@ def reconcile(since, do_apply):
         click.echo("dry run: add --apply to fulfil these")
 
 
+chapter = AppGroup("chapter", help="Chapters as drops: when each is on sale.")
+
+
+@chapter.command("release")
+@click.argument("chapter_id", metavar="CHAPTER")
+@click.option("--opens-at", help="When it opens, ISO-8601 with a zone: 2026-12-04T17:00Z or 2026-12-04T18:00+01:00.")
+@click.option("--closes-at", help="When it closes (optional), same form.")
+@click.option("--clear", is_flag=True, help="Remove the release: the chapter is on sale once initialized.")
+@_fail_on_shop_errors
+def chapter_release(chapter_id, opens_at, closes_at, clear):
+    """Set (or --clear) when CHAPTER opens and closes; prints its release."""
+    if clear and (opens_at or closes_at):
+        raise click.UsageError("--clear removes the release: give it alone, without --opens-at or --closes-at")
+    if not clear and not (opens_at or closes_at):
+        raise click.UsageError("give --opens-at and/or --closes-at, or --clear")
+    from shop import releases
+
+    shop = _shop()
+    result = shop.releases.set(chapter_id, {"opens_at": opens_at, "closes_at": closes_at})
+    release = result["release"]
+    click.echo(f"{result['name']} ({result['id']}): {release['state']}")
+    for field, label in (("opens_at", "opens "), ("closes_at", "closes")):
+        moment = release[field]
+        if moment:
+            words = releases.owner_words(releases.parse_time(moment, field))
+            click.echo(f"  {label} {words} ({moment})")
+    if not (release["opens_at"] or release["closes_at"]):
+        click.echo("  no release: on sale once initialized")
+
+
 def register_cli(flask_app: Flask) -> None:
-    for command in (stock, orders, ledger, doctor, reconcile):
+    for command in (stock, orders, ledger, doctor, reconcile, chapter):
         flask_app.cli.add_command(command)

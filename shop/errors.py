@@ -30,6 +30,20 @@ class Conflict(ShopError):
     status = 409
 
 
+class Forbidden(ShopError):
+    status = 403
+
+
+class UnsupportedMediaType(ShopError):
+    status = 415
+
+
+class TooManyRequests(ShopError):
+    """A rate limit: ``retry_after`` (seconds) becomes the Retry-After header."""
+
+    status = 429
+
+
 class NotConfigured(ShopError):
     """A setting the request needs is missing: the message names it."""
 

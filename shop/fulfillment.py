@@ -48,8 +48,15 @@ class Fulfillment:
         items_problem = action.pop("items_problem", None)  # for the review reason; the store never needs it
         if source:
             action["source"] = source
+        if self.catalog.limits:
+            action["limits"] = self.catalog.limits  # per-customer limits: an over-limit sale is flagged
+        created = event.get("created")
+        if isinstance(created, int) and not isinstance(created, bool) and created > 0:
+            action["paid_at"] = created * 1000  # when Stripe saw it happen: a retry days later is judged by then
         if action["kind"] in ("refund", "dispute"):
-            action["order_id"] = self.store.order_for_payment(action["payment_intent"])
+            action["order_id"], action["limit_email"] = self.store.order_and_customer_for_payment(
+                action["payment_intent"]
+            )
             if action["order_id"] is None:
                 action = {**action, "kind": "ignore", "reason": "no order has this payment"}
         result = self._apply(action)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from shop import releases
 from shop.catalog import Catalog, Chapter
 from shop.errors import BadRequest, Conflict, NotFound
 
@@ -38,7 +39,7 @@ class Inventory:
             raise NotFound(f"no chapter {chapter_id!r}; chapters are: {known}")
         return chapter
 
-    def _chapter_json(self, chapter: Chapter, initialized: bool, rows: list) -> dict:
+    def _chapter_json(self, chapter: Chapter, initialized: bool, rows: list, windows: dict) -> dict:
         skus = []
         for sku, on_hand, held in rows or []:
             item = self.catalog.items[sku]
@@ -55,14 +56,22 @@ class Inventory:
             else:
                 row.update(on_hand=None, held=None, available=None, low=False, sold_out=False)
             skus.append(row)
-        return {"id": chapter.id, "name": chapter.name, "initialized": initialized, "skus": skus}
+        return {
+            "id": chapter.id,
+            "name": chapter.name,
+            "initialized": initialized,
+            "skus": skus,
+            "release": releases.release_json(windows.get(chapter.id), self.now_ms()),
+        }
 
     def snapshot(self, chapter_ids: list[str] | None = None) -> list[dict]:
         """Stock of the given chapters (all by default), expired holds dropped first."""
         chapters = [self.chapter(c) for c in chapter_ids] if chapter_ids else self.catalog.chapters
         result = self.store.read_stock([[c.id, c.skus] for c in chapters], self.now_ms())
+        windows = self.store.releases()
         return [
-            self._chapter_json(c, initialized, rows) for c, (_, initialized, rows) in zip(chapters, result, strict=True)
+            self._chapter_json(c, initialized, rows, windows)
+            for c, (_, initialized, rows) in zip(chapters, result, strict=True)
         ]
 
     def availability(self, skus: list[str]) -> dict[str, int | None]:
@@ -113,7 +122,7 @@ class Inventory:
         if error == "negative":
             detail = ", ".join(f"{s['sku']} has {s['on_hand']}, change {s['delta']}" for s in result["skus"])
             raise Conflict(f"stock cannot go below zero: {detail}; nothing was changed", skus=result["skus"])
-        return self._chapter_json(chapter, True, result["rows"])
+        return self._chapter_json(chapter, True, result["rows"], self.store.releases())
 
     def initialize(self, chapter_id: str, stock: dict, *, actor: str = "owner", note: str | None = None) -> dict:
         """Start tracking a chapter: every SKU gets the given count, unnamed ones 0."""

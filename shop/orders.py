@@ -44,6 +44,10 @@ FLAG_HELP = {
     "untracked_chapter": "Items of a chapter whose stock is not initialized: no stock was taken. Initialize the chapter.",
     "needs_review": "What was bought could not be read from the payment (the order says why). Look it up in Stripe "
     "and fix the order by hand.",
+    "outside_release": "Paid while its chapter was not on sale (before opens_at or after closes_at), e.g. through "
+    "a Payment Link. Ship it, or refund it below.",
+    "over_limit": "This customer now has more of a one-per-customer (limited) piece than the limit allows, "
+    "counting their earlier paid orders. Refund it below, or ship it if you allow it.",
     "disputed": "The customer disputed the payment with their bank. Answer it in Stripe Dashboard > Payments > "
     "Disputes before the deadline; hold the parcel if it has not left yet.",
 }

@@ -12,6 +12,9 @@ from shop.fulfillment import Fulfillment
 from shop.inventory import Inventory
 from shop.notify import Notifier
 from shop.orders import Orders
+from shop.refunds import Refunds
+from shop.releases import Releases
+from shop.shoppers import ShopperCookies
 from shop.store import Store
 from shop.store.backends import EmbeddedBackend, RedisBackend, UnconfiguredBackend, UpstashBackend
 from shop.stripe_gateway import StripeGateway
@@ -43,6 +46,9 @@ class Shop:
     fulfillment: Fulfillment
     checkout: Checkout
     notifier: Notifier
+    shoppers: ShopperCookies
+    releases: Releases
+    refunds: Refunds
 
     @classmethod
     def build(
@@ -56,16 +62,21 @@ class Shop:
         catalog = Catalog.load(settings.catalog_path)
         store = Store(make_backend(settings, embedded_path))
         gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, timeout=stripe_timeout)
+        inventory = Inventory(store, catalog, settings.low_stock_threshold)
         return cls(
             settings=settings,
             catalog=catalog,
             store=store,
             gateway=gateway,
-            inventory=Inventory(store, catalog, settings.low_stock_threshold),
+            inventory=inventory,
             orders=Orders(store),
             fulfillment=Fulfillment(store, catalog, gateway),
             checkout=Checkout(store, catalog, gateway, settings),
             notifier=Notifier(
                 settings.alert_webhook_url, store, catalog, settings.low_stock_threshold, timeout=alert_timeout
             ),
+            # The same fallback key create_app gives Flask in development.
+            shoppers=ShopperCookies(settings.secret_key or "dev-only-not-secret"),
+            releases=Releases(store, inventory),
+            refunds=Refunds(store, gateway),
         )

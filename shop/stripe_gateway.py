@@ -68,6 +68,21 @@ class StripeGateway:
                 f"Stripe could not expire {session_id}: {e.user_message or e}", retryable=_retryable(e)
             ) from e
 
+    def create_refund(self, payment_intent: str, amount: int | None, metadata: dict, idempotency_key: str) -> dict:
+        """Refund a payment, all of it (``amount`` None) or part; the key makes a repeated click one refund."""
+        params = {"payment_intent": payment_intent, "metadata": metadata}
+        if amount is not None:
+            params["amount"] = amount
+        try:
+            refund = self.client().v1.refunds.create(params, {"idempotency_key": idempotency_key})
+        except stripe.InvalidRequestError as e:
+            raise PaymentProviderError(f"Stripe refused the refund: {e.user_message or e}", retryable=False) from e
+        except stripe.StripeError as e:
+            raise PaymentProviderError(
+                f"Stripe could not refund {payment_intent}: {e.user_message or e}", retryable=_retryable(e)
+            ) from e
+        return refund.to_dict()
+
     def retrieve_session(self, session_id: str) -> dict:
         import stripe
 

@@ -88,12 +88,33 @@
       cart.querySelector("[data-cart-table]").hidden = lines.length === 0;
       cart.querySelector("[data-checkout]").hidden = lines.length === 0;
       cart.querySelector("[data-cart-empty]").hidden = lines.length !== 0;
+      // A piece sold one per customer (a limit): Stripe's page gets the email, and the shop counts by it.
+      var limited = limitedNames(lines);
+      cart.querySelector("[data-cart-email]").hidden = limited.length === 0;
+      cart.querySelector("[data-cart-email-why]").textContent = limited.length ?
+        limited.join(", ") + (limited.length === 1 ? " is" : " are") + " sold one per customer: we need your email to check." : "";
       updateCount(lines);
+    };
+    var limitedNames = function (lines) {
+      var names = [];
+      lines.forEach(function (l) {
+        var item = catalog.items[l.sku];
+        if (item && item.limit && names.indexOf(item.name) < 0) { names.push(item.name); }
+      });
+      return names;
     };
     var button = cart.querySelector("[data-checkout]");
     var message = cart.querySelector("[data-cart-message]");
+    var emailInput = cart.querySelector("[data-cart-email-input]");
     button.addEventListener("click", function () {
       var lines = load();
+      var needsEmail = limitedNames(lines.filter(function (l) { return catalog.items[l.sku]; })).length > 0;
+      var email = emailInput.value.trim();
+      if (needsEmail && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+        message.textContent = "Enter your email address first: your cart holds a piece sold one per customer.";
+        emailInput.focus();
+        return;
+      }
       button.disabled = true;
       button.textContent = "Opening the payment page…";
       message.textContent = "";
@@ -101,7 +122,9 @@
       fetch("/api/checkout", {
         method: "POST",
         headers: { "Content-Type": "application/json", "Idempotency-Key": key },
-        body: JSON.stringify({ items: lines.map(function (l) { return { sku: l.sku, quantity: l.quantity }; }) })
+        body: JSON.stringify(Object.assign(
+          { items: lines.map(function (l) { return { sku: l.sku, quantity: l.quantity }; }) },
+          needsEmail || email ? { email: email } : {}))
       }).then(function (response) {
         return response.json().then(function (body) { return { status: response.status, body: body }; });
       }).then(function (answer) {

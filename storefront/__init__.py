@@ -6,8 +6,10 @@ import re
 
 from flask import Blueprint, abort, render_template, request
 
+from shop import releases
 from shop.errors import BadRequest, NotFound, PaymentProviderError
 from shop.orders import order_json
+from shop.shoppers import COOKIE, MAX_AGE
 from shop.web import get_shop
 
 storefront = Blueprint("storefront", __name__)
@@ -30,15 +32,50 @@ def shop_context():
     return {"catalog": get_shop().catalog}
 
 
+@storefront.after_request
+def shopper_cookie(response):
+    """Every storefront HTML page gives a shopper without a valid cookie a new one (SPEC section 7).
+
+    First-party, HttpOnly, SameSite=Lax and signed with SECRET_KEY: a checkout names its shopper
+    with it, and no page can read or forge it.
+    """
+    if response.mimetype == "text/html":
+        shop = get_shop()
+        if shop.shoppers.read(request.cookies.get(COOKIE)) is None:
+            _, value = shop.shoppers.new()
+            response.set_cookie(
+                COOKIE,
+                value,
+                max_age=MAX_AGE,
+                httponly=True,
+                samesite="Lax",
+                secure=shop.settings.production,
+                path="/",
+            )
+    return response
+
+
+@storefront.app_template_filter("shopper_time")
+def shopper_time(iso: str | None) -> str:
+    """The text inside a ``<time>`` before the page's script writes it in the shopper's own zone."""
+    return releases.owner_words(releases.parse_time(iso, "time")) if iso else ""
+
+
 @storefront.app_template_filter("money")
 def money_filter(amount, currency=None, code=False):
     return money(amount, currency or get_shop().catalog.currency, code=code)
 
 
-def size_states(shop, product) -> list[dict]:
-    """Each size of a product with what a shopper may do: buy, only N left, sold out, not on sale yet."""
+def size_states(shop, product, stock: dict) -> list[dict]:
+    """Each size of a product with what a shopper may do: buy, only N left, sold out, not on sale yet.
+
+    ``stock`` is the product's chapter as the inventory shows it, with its ``release``. Before the
+    chapter opens a size with stock is shown as it will be, with its control disabled (``opens``: the
+    page's script enables it when the countdown ends); after it closes, none is buyable.
+    """
     skus = [product.sku(s) for s in product.sizes]
-    available = shop.inventory.availability(skus)
+    release = stock["release"]
+    available = {row["sku"]: row["available"] for row in stock["skus"]}
     threshold = shop.settings.low_stock_threshold
     states = []
     for size, sku in zip(product.sizes, skus, strict=True):
@@ -51,6 +88,7 @@ def size_states(shop, product) -> list[dict]:
             state, label = "low", f"only {n} left"
         else:
             state, label = "in_stock", ""
+        in_stock = state in ("in_stock", "low")
         states.append(
             {
                 "size": size,
@@ -58,7 +96,8 @@ def size_states(shop, product) -> list[dict]:
                 "available": n,
                 "state": state,
                 "label": label,
-                "buyable": state in ("in_stock", "low"),
+                "buyable": in_stock and release["state"] == "open",
+                "opens": in_stock and release["state"] == "scheduled",
             }
         )
     return states
@@ -66,10 +105,18 @@ def size_states(shop, product) -> list[dict]:
 
 def cart_catalog(shop) -> dict:
     """What the cart script needs to show lines and totals: names, sizes, prices from the catalog."""
+    limits = shop.catalog.limits
     return {
         "currency": shop.catalog.currency,
         "items": {
-            sku: {"name": i.name, "size": i.size, "price": i.price, "product": i.product}
+            sku: {
+                "name": i.name,
+                "size": i.size,
+                "price": i.price,
+                "product": i.product,
+                # a per-customer limit: the cart asks for the email
+                **({"limit": limits[i.product]} if i.product in limits else {}),
+            }
             for sku, i in shop.catalog.items.items()
         },
     }
@@ -77,7 +124,7 @@ def cart_catalog(shop) -> dict:
 
 @storefront.get("/")
 def home():
-    return render_template("home.html")
+    return render_template("home.html", releases=get_shop().releases.all())
 
 
 @storefront.get("/chapters/<chapter_id>")
@@ -86,7 +133,7 @@ def chapter(chapter_id: str):
     found = shop.catalog.chapter(chapter_id)
     if found is None:
         abort(404)
-    return render_template("chapter.html", chapter=found)
+    return render_template("chapter.html", chapter=found, release=shop.releases.get(found.id))
 
 
 @storefront.get("/products/<product_id>")
@@ -95,13 +142,18 @@ def product(product_id: str):
     found = shop.catalog.product(product_id)
     if found is None:
         abort(404)
-    sizes = size_states(shop, found)
+    stock = shop.inventory.snapshot([found.chapter])[0]  # the sizes' stock and the chapter's release
+    release = stock["release"]
+    sizes = size_states(shop, found, stock)
     return render_template(
         "product.html",
         product=found,
         chapter=shop.catalog.chapter(found.chapter),
         sizes=sizes,
+        release=release,
         any_buyable=any(s["buyable"] for s in sizes),
+        any_opens=any(s["opens"] for s in sizes),
+        limit_words=releases.limit_words(found.name, found.limit) if found.limit else None,
     )
 
 

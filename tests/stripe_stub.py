@@ -25,13 +25,14 @@ from tests.stripe_factory import fixture
 
 SCHEMA_PATHS = [
     Path(__file__).parent / "fixtures" / "stripe" / "POST_v1_checkout_sessions.request.schema.json",
+    Path(__file__).parent / "fixtures" / "stripe" / "POST_v1_refunds.request.schema.json",
 ]
 _INT = re.compile(r"^-?\d+$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-def request_schema() -> dict:
-    return json.loads(SCHEMA_PATHS[0].read_text())
+def request_schema(index: int = 0) -> dict:
+    return json.loads(SCHEMA_PATHS[index].read_text())
 
 
 def decode_form(pairs: list[tuple[str, str]]) -> dict:
@@ -102,6 +103,9 @@ class StripeStub:
 
     def __init__(self):
         self.schema = request_schema()
+        self.refund_schema = request_schema(1)
+        self.refunds: dict[str, dict] = {}  # refund id -> the refund as created
+        self._refund_keys: dict[str, str] = {}  # Idempotency-Key -> refund id (a repeated key is one refund)
         self.sessions: dict[str, dict] = {}
         self.line_items: dict[str, list] = {}
         self.requests: list[tuple[str, str, dict]] = []
@@ -127,6 +131,8 @@ class StripeStub:
     def reset(self) -> None:
         self.generation += 1  # a request still hanging from an earlier test records nothing after this
         self.sessions.clear()
+        self.refunds.clear()
+        self._refund_keys.clear()
         self.line_items.clear()
         self.events.clear()
         self.undelivered.clear()
@@ -212,6 +218,10 @@ class StripeStub:
             time.sleep(self.hang_seconds)
             if generation != self.generation:
                 return self._error(409, "the test that sent this request has ended")(environ, start_response)
+        if request.method == "POST" and request.path == "/v1/refunds":
+            return self._create_refund(decode_form(pairs), request.headers.get("Idempotency-Key"))(
+                environ, start_response
+            )
         return self._route(request, decode_form(pairs))(environ, start_response)
 
     def _page(self, objects: list[dict], params: dict, url: str) -> Response:
@@ -275,6 +285,41 @@ class StripeStub:
         if match:
             return self._error(404, f"No such checkout.session: '{match[1]}'", "session")
         return self._error(404, f"Unrecognized request URL ({request.method}: {path})")
+
+    def _create_refund(self, params: dict, idempotency_key: str | None) -> Response:
+        """POST /v1/refunds, checked against Stripe's request schema; the same Idempotency-Key answers the same refund."""
+        body = coerce(params, self.refund_schema)
+        errors = sorted(jsonschema.Draft4Validator(self.refund_schema).iter_errors(body), key=lambda e: list(e.path))
+        if errors:
+            for e in errors:
+                self.schema_errors.append(f"refund {'.'.join(map(str, e.path)) or '(root)'}: {e.message}")
+            return self._error(400, f"Invalid request: {self.schema_errors[-1]}")
+        if idempotency_key and idempotency_key in self._refund_keys:
+            return self._json(self.refunds[self._refund_keys[idempotency_key]])
+        session = next(
+            (s for s in self.sessions.values() if s.get("payment_intent") == body.get("payment_intent")), None
+        )
+        if session is None:
+            return self._error(404, f"No such payment_intent: '{body.get('payment_intent')}'", "payment_intent")
+        total = session.get("amount_total") or 0
+        already = sum(r["amount"] for r in self.refunds.values() if r["payment_intent"] == session["payment_intent"])
+        amount = body.get("amount", total - already)
+        if amount > total - already or amount < 1:
+            return self._error(400, f"Refund amount ({amount}) is greater than unrefunded amount on charge")
+        refund = fixture("refund")
+        refund.update(
+            id=f"re_{secrets.token_hex(12)}",
+            amount=amount,
+            currency=session.get("currency"),
+            payment_intent=session["payment_intent"],
+            metadata=body.get("metadata") or {},
+            created=int(time.time()),
+            status="succeeded",
+        )
+        self.refunds[refund["id"]] = refund
+        if idempotency_key:
+            self._refund_keys[idempotency_key] = refund["id"]
+        return self._json(refund)
 
     def _create_session(self, params: dict) -> Response:
         body = coerce(params, self.schema)

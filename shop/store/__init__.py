@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from shop.errors import BadRequest, NoScript, StoreError
+from shop.releases import normalize_email
 from shop.store import keys
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -51,6 +52,7 @@ _SCRIPT_NAMES = (
     "rate_limit",
     "order_restock",
     "owner_attempt",
+    "order_refund_request",
 )
 
 
@@ -252,6 +254,9 @@ class Store:
         """Apply one verified Stripe event to its order: one EVALSHA."""
         action = {k: v for k, v in action.items() if v is not None and k not in _NOT_FOR_SCRIPT}
         action["mark_ttl"] = EVENT_MARK_TTL
+        # The customer a per-customer limit counts: the session's email, or (refunds) the one the sale counted.
+        limit_email = action.get("limit_email") or normalize_email((action.get("customer") or {}).get("email"))
+        action["limit_email"] = limit_email
         event_keys = [
             *keys.STOCK_KEYS,
             keys.event(action["event_id"]),
@@ -264,21 +269,55 @@ class Store:
             keys.stats_day(day),
             keys.customer_orders((action.get("customer") or {}).get("email")),
             keys.ATTENTION,
+            keys.RELEASES,
+            keys.customer_paid(limit_email),
             *keys.STATUS_INDEXES,
         ]
         return self.run_json("apply_event", event_keys, [now_ms, dumps(action)])
 
-    def checkout_hold(self, request: dict, idempotency_key: str | None, now_ms: int) -> dict:
-        """Hold every line and store the pending order, or hold nothing (one EVALSHA)."""
+    def checkout_hold(
+        self,
+        request: dict,
+        idempotency_key: str | None,
+        now_ms: int,
+        *,
+        shopper_id: str | None = None,
+        address: str = "unknown",
+    ) -> dict:
+        """Judge every drop limit and hold every line, storing the pending order, or hold nothing (one EVALSHA).
+
+        ``idempotency_key`` comes already scoped to the shopper (shop.checkout).
+        """
         request = {**request, "idempotency": bool(idempotency_key), "idempotency_ttl": 86400}
+        email = request.get("email")
         hold_keys = [
             *keys.STOCK_KEYS,
             keys.order(request["order_id"]),
             keys.ORDERS,
             keys.status_index("pending"),
             keys.idempotency(idempotency_key),
+            keys.RELEASES,
+            # No shopper (no valid cookie): a new one, whose only checkout is this one.
+            keys.shopper(shopper_id or f"new:{request['order_id']}"),
+            keys.address_holds(address),
+            keys.address_starts(address),
+            keys.customer_paid(email),
+            keys.customer_holds(email),
         ]
         return self.run_json("checkout_hold", hold_keys, [now_ms, dumps(request)])
+
+    # -- releases -----------------------------------------------------------
+
+    def releases(self) -> dict[str, dict]:
+        """Every chapter's stored release window: chapter id -> {"opens_at", "closes_at"} (ms or None)."""
+        return {k: orjson.loads(v) for k, v in as_dict(self.backend.call("HGETALL", keys.RELEASES)).items()}
+
+    def set_release(self, chapter_id: str, opens_ms: int | None, closes_ms: int | None) -> None:
+        """Store a chapter's window; with neither time the chapter has no release (open once initialized)."""
+        if opens_ms is None and closes_ms is None:
+            self.backend.call("HDEL", keys.RELEASES, chapter_id)
+        else:
+            self.backend.call("HSET", keys.RELEASES, chapter_id, dumps({"opens_at": opens_ms, "closes_at": closes_ms}))
 
     def checkout_attach(self, order_id: str, session_id: str, checkout_url: str) -> dict:
         request = {"order_id": order_id, "session_id": session_id, "checkout_url": checkout_url}
@@ -296,6 +335,13 @@ class Store:
         ]
         request = {"order_id": order_id, "actor": actor, "note": note}
         return self.run_json("checkout_release", release_keys, [now_ms, dumps(request)])
+
+    def order_and_customer_for_payment(self, payment_intent: str) -> tuple[str | None, str | None]:
+        """The order a payment paid for, and the customer its limited units counted for (one round trip)."""
+        order_id, limit_email = self.backend.call(
+            "HMGET", keys.PAYMENT_ORDERS, payment_intent, f"{payment_intent}|limit_email"
+        )
+        return order_id, limit_email
 
     def order_for_payment(self, payment_intent: str) -> str | None:
         return self.backend.call("HGET", keys.PAYMENT_ORDERS, payment_intent)
@@ -375,6 +421,12 @@ class Store:
 
     def restock_order(self, order_id: str, request: dict, now_ms: int) -> dict:
         return self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)], [now_ms, dumps(request)])
+
+    def request_refund(self, order_id: str, *, restock: bool, note: str, now_ms: int) -> dict:
+        """Remember, on a refundable order, whether its refund puts the units back (apply_event restocks)."""
+        return self.run_json(
+            "order_refund_request", [keys.order(order_id)], [now_ms, dumps({"restock": restock, "note": note})]
+        )
 
     def save_stock_verification(self, result: dict) -> None:
         self.backend.call("SET", keys.STOCK_VERIFIED, dumps(result))

@@ -26,7 +26,7 @@ CHAPTERS = key("chapters")  # hash chapter id -> ms when it was initialized
 LEDGER = key("ledger")  # stream of stock changes
 ORDERS = key("orders")  # lex zset "created_ms|order id", newest last
 SESSION_ORDERS = key("session_orders")  # hash Checkout Session id -> order id
-PAYMENT_ORDERS = key("payment_orders")  # hash PaymentIntent id -> order id
+PAYMENT_ORDERS = key("payment_orders")  # hash PaymentIntent id -> order id; "<id>|limit_email" -> its customer
 ATTENTION = key("orders", "attention")  # lex zset of orders with a flag the owner should see
 ALERT_ACKS = key("alerts", "ack")  # hash alert id -> ms the owner acknowledged it
 ALERT_FAILURES = key("alerts", "failed")  # list: latest alerts ALERT_WEBHOOK_URL did not take, capped
@@ -39,6 +39,7 @@ STOCK_VERIFIED = key("stock", "verified")  # JSON: the last comparison of the co
 OWNER_GENERATION = key("owner", "generation")  # integer: bumped at logout, ends every owner session cookie
 OWNER_FAILURES = key("owner", "failures")  # list: latest wrong owner credentials "ms|route|address", capped
 OWNER_ALERTED = key("owner", "alerted")  # ms of the last "owner credentials under attack" alert
+RELEASES = key("releases")  # hash chapter id -> JSON {"opens_at", "closes_at"} (ms or null): when it is on sale
 
 
 def order(order_id: str) -> str:
@@ -59,6 +60,35 @@ def idempotency(idempotency_key: str | None) -> str:
     """The mark of a checkout's Idempotency-Key (hashed); a placeholder key when there is none."""
     digest = hashlib.sha256((idempotency_key or "").encode()).hexdigest()[:32] if idempotency_key else "none"
     return key("idem", digest)
+
+
+def _digest(kind: str, value: str) -> str:
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:32]
+
+
+def shopper(shopper_id: str) -> str:
+    """String: the shopper's one open checkout, JSON {"order_id", "members"} (its hold members); lapses with it."""
+    return key("shopper", _digest("shopper", shopper_id))
+
+
+def address_holds(address: str) -> str:
+    """Zset: hold members started from one client address -> hold end (ms); counted only while still in HOLDS."""
+    return key("addr", _digest("addr", address), "holds")
+
+
+def address_starts(address: str) -> str:
+    """Zset: checkouts one client address started in the last minute (order id -> ms)."""
+    return key("addr", _digest("addr", address), "starts")
+
+
+def customer_paid(email: str | None) -> str:
+    """Hash: units of each limited product one customer (normalized email) has paid for; a placeholder without one."""
+    return key("customer", _digest("customer", email) if email else "none", "paid")
+
+
+def customer_holds(email: str | None) -> str:
+    """Zset: hold members of limited products one customer holds in open checkouts; counted only while in HOLDS."""
+    return key("customer", _digest("customer", email) if email else "none", "holds")
 
 
 def rate_limit(bucket: str) -> str:

@@ -12,7 +12,9 @@
 -- KEYS[13]    event counters of today (hash, expires after 8 days)
 -- KEYS[14]    orders of the session's customer email (lex zset; a placeholder key when no email)
 -- KEYS[15]    orders that need the owner's attention (lex zset: any flag set)
--- KEYS[16..]  one lex zset per status, each key ending in its status name
+-- KEYS[16]    release windows (hash chapter -> JSON {"opens_at", "closes_at"} in ms)
+-- KEYS[17]    the customer's paid units per limited product (hash, by normalized email; a placeholder without one)
+-- KEYS[18..]  one lex zset per status, each key ending in its status name
 -- ARGV[1]     now_ms
 -- ARGV[2]     JSON action (built by shop/stripe_events.py):
 --   kind            fulfil | await | fail | expire | refund | dispute | ignore
@@ -25,6 +27,9 @@
 --   amount_expected, expected_currency   the catalog's price of `items` (ways 2 and 3), kept on a new order
 --   refund          {charge_refunded} (charge.refunded) or {refund_id, amount, counts} (refund.*)
 --   dispute         {id, status, reason, amount, closed}
+--   limits          {product id: per-customer limit} of the catalog's limited products (absent: none)
+--   paid_at         ms the event was created at Stripe (absent for the success page and reconciliation: now)
+--   limit_email     the customer's normalized email (KEYS[17] is then theirs), or absent
 --   mark_ttl        seconds the event mark lives
 -- Returns JSON {"status": "applied"|"duplicate"|"ignored"|"need_items"|"session_conflict",
 --               "order_id", "order_status"}; an applied answer also carries "flags" and, after a sale,
@@ -33,8 +38,9 @@
 local now_ms = ARGV[1]
 local a = cjson.decode(ARGV[2])
 local K = {mark = KEYS[6], order = KEYS[7], sessions = KEYS[8], payments = KEYS[9], orders = KEYS[10],
-  last = KEYS[11], total = KEYS[12], today = KEYS[13], email = KEYS[14], attention = KEYS[15]}
-local status_key = status_keys(16)
+  last = KEYS[11], total = KEYS[12], today = KEYS[13], email = KEYS[14], attention = KEYS[15],
+  releases = KEYS[16], paid = KEYS[17]}
+local status_key = status_keys(18)
 
 -- Counters and "last event" describe Stripe's deliveries; the success page and
 -- reconciliation (a.source) count under their own name and leave "last event" alone.
@@ -218,6 +224,62 @@ local function commit_sale()
   end
 end
 
+-- Drops (SPEC section 7): a sale is fulfilled whatever it breaks (the money is in), and flagged.
+-- outside_release: a chapter of the order was not open when the payment happened (the event's
+-- `created`, so a retry delivered after closes_at is judged by when it was paid; else now).
+local function check_release_window()
+  local now = tonumber(a.paid_at) or tonumber(now_ms)
+  for _, item in ipairs(items) do
+    local text = redis.call('HGET', K.releases, item.chapter)
+    if text then
+      local r = cjson.decode(text)
+      if (not is_null(r.opens_at) and now < r.opens_at) or (not is_null(r.closes_at) and now >= r.closes_at) then
+        flag('outside_release')
+      end
+    end
+  end
+end
+
+-- over_limit: the customer's earlier paid units plus these pass a product's per-customer limit.
+-- The customer's paid counters move with every paid sale (the hold script reads them).
+local function count_limited_units()
+  if is_null(a.limits) or is_null(a.limit_email) then
+    return
+  end
+  local by_product = {}
+  for _, item in ipairs(items) do
+    local product = string.match(item.sku, '^([^/]+)/')
+    if product and a.limits[product] then
+      by_product[product] = (by_product[product] or 0) + item.quantity
+    end
+  end
+  for product, qty in pairs(by_product) do
+    local before = num(redis.call('HGET', K.paid, product))
+    if before + qty > a.limits[product] then
+      flag('over_limit')
+    end
+    redis.call('HINCRBY', K.paid, product, qty)
+  end
+  if next(by_product) and not is_null(a.payment_intent) then
+    -- A refund event names only the payment: it finds the customer here (Fulfillment.handle).
+    redis.call('HSET', K.payments, a.payment_intent .. '|limit_email', a.limit_email)
+  end
+end
+
+-- A full refund gives the customer's limited units back: they may buy the piece again.
+local function uncount_limited_units()
+  if is_null(a.limits) or is_null(a.limit_email) then
+    return
+  end
+  for _, item in ipairs(items) do
+    local product = string.match(item.sku, '^([^/]+)/')
+    if product and a.limits[product] then
+      local left = math.max(0, num(redis.call('HGET', K.paid, product)) - item.quantity)
+      redis.call('HSET', K.paid, product, int(left))
+    end
+  end
+end
+
 local new_status
 local note
 if a.kind == 'fulfil' then
@@ -228,6 +290,8 @@ if a.kind == 'fulfil' then
     flag('needs_review')
   else
     commit_sale()
+    check_release_window()
+    count_limited_units()
     new_status = 'paid'
     -- Paid subtotal against the catalog's price (shipping, tax and promotion codes are not in the subtotal).
     -- Money in another currency is not the expected amount either: both flags then.
@@ -284,10 +348,29 @@ elseif a.kind == 'refund' then
   updates.amount_refunded = refunded
   if refunded >= total then
     new_status = 'refunded'
+    uncount_limited_units()
   else
     new_status = 'partially_refunded'
   end
   note = string.format('refunded %d of %d', refunded, total)
+  -- The owner asked for this refund with restock (order_refund_request.lua): the units go back
+  -- now, once; the request is spent whatever comes later.
+  if order.restock_on_refund == '1' then
+    local restocked = decode_or_empty(order.restocked)
+    for _, item in ipairs(items) do
+      local back = item.quantity - (restocked[item.sku] or 0)
+      if item.stock_tracked and is_initialized(item.chapter) and back > 0 then
+        local on_hand = redis.call('HINCRBY', S.stock, item.sku, back)
+        restocked[item.sku] = (restocked[item.sku] or 0) + back
+        ledger_add(now_ms, {chapter = item.chapter, sku = item.sku, reason = 'refund_restock', delta = back,
+          on_hand = on_hand, held_delta = 0, held = num(redis.call('HGET', S.held, item.sku)), ref = a.order_id,
+          actor = 'owner', note = 'restocked with the refund (' .. a.event_id .. ')'})
+      end
+    end
+    updates.restocked = cjson.encode(restocked)
+    updates.restock_on_refund = '0'
+    note = note .. ', restocked'
+  end
 elseif a.kind == 'dispute' then
   -- A dispute does not change what the order is; it flags it for the owner until it is closed.
   new_status = status
