@@ -67,8 +67,7 @@ class Inventory:
     def snapshot(self, chapter_ids: list[str] | None = None) -> list[dict]:
         """Stock of the given chapters (all by default), expired holds dropped first."""
         chapters = [self.chapter(c) for c in chapter_ids] if chapter_ids else self.catalog.chapters
-        result = self.store.read_stock([[c.id, c.skus] for c in chapters], self.now_ms())
-        windows = self.store.releases()
+        result, windows = self.store.read_stock_and_releases([[c.id, c.skus] for c in chapters], self.now_ms())
         return [
             self._chapter_json(c, initialized, rows, windows)
             for c, (_, initialized, rows) in zip(chapters, result, strict=True)

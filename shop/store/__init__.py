@@ -221,6 +221,11 @@ class Store:
     def read_stock(self, chapters: list[tuple[str, list[str]]], now_ms: int) -> list:
         return self.run_json("stock_read", keys.STOCK_KEYS, [now_ms, dumps(chapters)])
 
+    def read_stock_and_releases(self, chapters: list[tuple[str, list[str]]], now_ms: int) -> tuple[list, dict]:
+        """Stock of the given chapters and every chapter's release, in one round trip."""
+        rows, windows = self.run_json("stock_read", [*keys.STOCK_KEYS, keys.RELEASES], [now_ms, dumps(chapters)])
+        return rows, {k: orjson.loads(v) for k, v in (windows or {}).items()}
+
     def change_stock(self, request: dict, now_ms: int) -> dict:
         return self.run_json("stock_change", keys.STOCK_KEYS, [now_ms, dumps(request)])
 
