@@ -39,9 +39,7 @@ def check_same_site() -> None:
         raise Forbidden("checkout starts only from this shop's own pages; open the shop and check out from your cart")
     origin = request.headers.get("Origin")
     if origin is not None:
-        public_url = get_shop().settings.public_url
-        ours = _origin(public_url) if public_url else _origin(request.host_url)
-        if origin.strip().lower() != ours:
+        if origin.strip().lower() != _origin(public_base_url()):
             raise Forbidden(
                 "checkout starts only from this shop's own pages; open the shop and check out from your cart"
             )

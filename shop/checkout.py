@@ -94,6 +94,9 @@ class Checkout:
         same script and its Stripe session expired afterwards.
 
         Returns: {"url", "order_id", "session_id"}.
+        ``passes``: chapter -> the state of the shopper's line pass for it ('ok', 'expired', 'other_shopper');
+        only 'ok' lets a cart through a chapter's running line.
+
         Raises: BadRequest (cart, email), Conflict (window, limits, stock), TooManyRequests (starts per
         address), Forbidden (a line runs and no valid pass: with the shopper's position), PaymentProviderError.
         """
@@ -186,6 +189,8 @@ class Checkout:
             self.store.checkout_attach(order_id, session["id"], session["url"])
         except StoreError as e:
             self._undo_session(order_id, session["id"], scoped_key, e)
+            if held.get("replaced"):  # its holds went with the new hold: its session must not stay payable
+                self._end_replaced(held["replaced"], order_id)
             raise StoreUnavailable(
                 "your checkout could not be saved, so nothing was reserved or charged; please try again in a moment"
             ) from e
@@ -193,6 +198,39 @@ class Checkout:
         if held.get("replaced"):
             self._end_replaced(held["replaced"], order_id)
         return {"url": session["url"], "order_id": order_id, "session_id": session["id"]}
+
+    def _undo_session(self, order_id: str, session_id: str, idempotency_key: str | None, fault: StoreError) -> None:
+        """The store failed after Stripe opened the session: the shopper never gets its address, so close it.
+
+        Expire the session on Stripe first (nobody can pay it any more), then try to release the hold. If the
+        store is still down the hold lapses by itself at its end, and the ``checkout.session.expired`` event
+        Stripe sends for the expired session releases it as soon as the store answers again.
+        """
+        expired = "expired"
+        try:
+            if self.gateway.expire_session(session_id) is None:
+                expired = "was no longer open"
+        except PaymentProviderError as e:
+            expired = f"could NOT be expired ({e.message}); it lapses by itself at its expires_at"
+        try:
+            self.store.checkout_release(
+                order_id,
+                actor="system",
+                note=f"the store failed before the session was saved: {fault.message}"[:300],
+                idempotency_key=idempotency_key,
+                now_ms=int(self.clock() * 1000),
+            )
+            released = "hold released"
+        except StoreError as e:
+            released = f"hold NOT released ({e.message}); it lapses at its end or when Stripe's expired event arrives"
+        log.error(
+            "checkout %s: the store failed after Stripe opened session %s (%s); the session %s; %s",
+            order_id,
+            session_id,
+            fault.message,
+            expired,
+            released,
+        )
 
     def cart_limits(self, lines: dict[str, int]) -> dict[str, int]:
         """Product id -> per-customer limit, for the cart's products that carry one."""
@@ -270,39 +308,6 @@ class Checkout:
                 old_order_id,
                 e.message,
             )
-
-    def _undo_session(self, order_id: str, session_id: str, idempotency_key: str | None, fault: StoreError) -> None:
-        """The store failed after Stripe opened the session: the shopper never gets its address, so close it.
-
-        Expire the session on Stripe first (nobody can pay it any more), then try to release the hold. If the
-        store is still down the hold lapses by itself at its end, and the ``checkout.session.expired`` event
-        Stripe sends for the expired session releases it as soon as the store answers again.
-        """
-        expired = "expired"
-        try:
-            if self.gateway.expire_session(session_id) is None:
-                expired = "was no longer open"
-        except PaymentProviderError as e:
-            expired = f"could NOT be expired ({e.message}); it lapses by itself at its expires_at"
-        try:
-            self.store.checkout_release(
-                order_id,
-                actor="system",
-                note=f"the store failed before the session was saved: {fault.message}"[:300],
-                idempotency_key=idempotency_key,
-                now_ms=int(self.clock() * 1000),
-            )
-            released = "hold released"
-        except StoreError as e:
-            released = f"hold NOT released ({e.message}); it lapses at its end or when Stripe's expired event arrives"
-        log.error(
-            "checkout %s: the store failed after Stripe opened session %s (%s); the session %s; %s",
-            order_id,
-            session_id,
-            fault.message,
-            expired,
-            released,
-        )
 
     def _replay(self, order_id: str) -> dict:
         """The answer the first submit with this Idempotency-Key got."""

@@ -37,8 +37,14 @@
   }
 
   var counters = Array.prototype.slice.call(document.querySelectorAll("[data-countdown]"));
+  // The shop's clock when it wrote the page: a device clock that is off does not open a drop early or late.
+  var skew = 0;
+  counters.forEach(function (el) {
+    var server = parseInt(el.getAttribute("data-server-now"), 10);
+    if (!isNaN(server)) { skew = server - Date.now(); }
+  });
   function tick() {
-    var now = Date.now();
+    var now = Date.now() + skew;
     var running = false;
     counters.forEach(function (el) {
       var until = parse(el.getAttribute("data-until"));

@@ -29,7 +29,9 @@ def money(amount: int | None, currency: str, *, code: bool = False) -> str:
 @storefront.app_context_processor
 def shop_context():
     """Every page's header lists the chapters."""
-    return {"catalog": get_shop().catalog}
+    shop = get_shop()
+    # The countdown runs on the shop's clock, not the shopper's device clock (which may be off by minutes).
+    return {"catalog": shop.catalog, "server_now_ms": lambda: int(shop.inventory.clock() * 1000)}
 
 
 @storefront.after_request

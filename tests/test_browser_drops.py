@@ -15,6 +15,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser import AppServer, chrome, screenshot
+from tests.clock import shop_clock
 
 
 def iso(seconds: float) -> str:
@@ -40,7 +41,10 @@ def browser():
 
 
 def test_countdown_then_the_sizes_enable_themselves(server, browser, stub):
-    server.shop.releases.set("chapter-ii", {"opens_at": iso(time.time() + 5)})
+    # The shop's clock stands still: however slowly the page loads, it counts down the same 5 s from the
+    # shop's time, not the machine's, and the checkout below is judged at the time the test moves it to.
+    clock = shop_clock(server.shop)
+    server.shop.releases.set("chapter-ii", {"opens_at": iso(clock.now + 5)})
     browser.get(server.url + "/products/ridge-knit")
     countdown = browser.find_element(By.CSS_SELECTOR, "[data-countdown]")
     WebDriverWait(browser, 10).until(lambda d: countdown.text.startswith("in 00:00:0"))
@@ -53,6 +57,7 @@ def test_countdown_then_the_sizes_enable_themselves(server, browser, stub):
     # when the countdown ends the page enables what is in stock: no reload
     WebDriverWait(browser, 60).until(lambda d: size.is_enabled())
     assert button.is_enabled() and button.text == "Add to cart" and countdown.text == "Open now"
+    clock.advance(6)  # the shop's clock too has passed opens_at
     assert not browser.find_element(By.CSS_SELECTOR, "input[value='ridge-knit/L']").is_enabled()
     browser.find_element(By.CSS_SELECTOR, "input[value='ridge-knit/M']").click()
     button.click()

@@ -111,6 +111,21 @@ def test_bad_refunds_are_refused_before_stripe(app, stub, deliver, client, owner
     assert not stub.refunds
 
 
+def test_a_refund_stripe_refuses_is_a_409_that_says_so(app, shop, stub, deliver, client, owner_headers):
+    order_id, pi = paid_order(app, stub, deliver)
+    assert (
+        client.post(URL.format(order_id), json={"amount": None, "restock": False}, headers=owner_headers).status_code
+        == 200
+    )
+    # All 48000 are refunded: Stripe refuses a second refund of the rest, which is the owner's to see, not a 5xx.
+    again = client.post(URL.format(order_id), json={"amount": 100, "restock": False}, headers=owner_headers)
+    assert again.status_code == 409
+    error = again.get_json()["error"]
+    assert error.startswith("Stripe refused the refund: Refund amount (100) is greater")
+    assert error.endswith("nothing was refunded")
+    assert len(stub.refunds) == 1
+
+
 def test_an_order_that_is_not_paid_cannot_be_refunded(app, shop, stub, client, owner_headers):
     browser = app.test_client()
     started = browser.post("/api/checkout", json={"items": [{"sku": "ridge-knit/M", "quantity": 1}]}).get_json()

@@ -51,11 +51,11 @@ _SCRIPT_NAMES = (
     "checkout_release",
     "rate_limit",
     "order_restock",
+    "owner_attempt",
     "order_refund_request",
     "line_visit",
     "line_release",
     "line_watch",
-    "owner_attempt",
 )
 LINE_TTL_MS = 30 * 86_400_000  # a line's keys outlive its drop by a month after the last join
 LINE_WATCH_LEDGER = 20_000  # ledger entries the owner's Drop view reads at most to count units sold

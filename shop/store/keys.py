@@ -36,10 +36,10 @@ WEBHOOK_ERRORS = key("webhook", "errors")  # list: latest refused deliveries, ne
 STATS_TOTAL = key("stats", "total")  # hash "type|outcome" -> count, forever
 PROBE = key("probe")  # written by the health check's round trip
 STOCK_VERIFIED = key("stock", "verified")  # JSON: the last comparison of the counters with the ledger
-RELEASES = key("releases")  # hash chapter id -> JSON {"opens_at", "closes_at"} (ms or null): when it is on sale
 OWNER_GENERATION = key("owner", "generation")  # integer: bumped at logout, ends every owner session cookie
 OWNER_FAILURES = key("owner", "failures")  # list: latest wrong owner credentials "ms|route|address", capped
 OWNER_ALERTED = key("owner", "alerted")  # ms of the last "owner credentials under attack" alert
+RELEASES = key("releases")  # hash chapter id -> JSON {"opens_at", "closes_at"} (ms or null): when it is on sale
 
 
 def order(order_id: str) -> str:
