@@ -147,7 +147,9 @@ def test_a_master_demoted_to_replica_answers_503_and_the_next_request_connects_a
         me = str(admin.client_id())
 
         def app_connections():
-            return [c for c in admin.client_list() if c["id"] != me]
+            # Not the test's own connection, nor the replication link to the new master (flag M) that
+            # appears in the list once the demoted server has connected to it.
+            return [c for c in admin.client_list() if c["id"] != me and "M" not in c.get("flags", "")]
 
         assert app_connections()  # the app's pooled connection, idle
         admin.replicaof("127.0.0.1", other.port)  # demoted: it now follows an empty master
