@@ -32,7 +32,25 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 def request_schema(index: int = 0) -> dict:
-    return json.loads(SCHEMA_PATHS[index].read_text())
+    return closed(json.loads(SCHEMA_PATHS[index].read_text()))
+
+
+def closed(schema):
+    """The schema as Stripe's server applies it: a parameter object takes only the keys it names.
+
+    The published request schemas leave ``additionalProperties`` out of most parameter objects, which JSON
+    Schema reads as "anything else is allowed"; Stripe answers an unknown key with 400 "Received unknown
+    parameter". An object that names its properties and says nothing about others is closed here; an
+    object that declares ``additionalProperties`` (metadata) keeps what it says.
+    """
+    if isinstance(schema, list):
+        return [closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: closed(v) for k, v in schema.items()}
+    if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
 
 
 def decode_form(pairs: list[tuple[str, str]]) -> dict:

@@ -1,0 +1,616 @@
+"""What a shopper or the owner would notice, pinned through the public routes and loaders.
+
+Each test here holds a behaviour a mutation of shop/ could break without any other test failing: the Stripe
+request's line items, the order's address, the owner's allowed moves, disputes, restocks, the cancel page,
+the owner's filters, live-mode links, summed lines, and the settings and catalog that refuse to start.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from shop import config as shop_config
+from shop import create_app
+from shop.catalog import Catalog
+from shop.errors import ConfigError
+from tests.conftest import OWNER_PASSWORD, app_config
+from tests.stripe_factory import checkout_session, event, fixture
+from tests.test_owner_mode import login, post
+
+CHECKOUT = "/api/checkout"
+CATALOG = json.loads((shop_config.ROOT / "catalog.json").read_text())
+
+
+@pytest.fixture
+def app(make_app, stub):
+    app = make_app(
+        STRIPE_SECRET_KEY="sk_test_stand_in",
+        STRIPE_API_BASE=stub.base,
+        PUBLIC_URL="http://127.0.0.1:5000",
+        STRIPE_TIMEOUT_SECONDS=10,
+    )
+    shop = app.extensions["shop"]
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 5, "balm-tee/L": 2, "tide-tote/OS": 4})
+    return app
+
+
+@pytest.fixture
+def owner_client(app):
+    client = app.test_client()
+    client.token = login(client)
+    return client
+
+
+def api_order(client, order_id):
+    response = client.get(f"/api/owner/orders/{order_id}", headers={"Authorization": f"Bearer {OWNER_PASSWORD}"})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def on_hand(shop, sku):
+    return next(r for c in shop.inventory.snapshot() for r in c["skus"] if r["sku"] == sku)["on_hand"]
+
+
+def flashed(client, response) -> str:
+    """The page an owner's form lands on after its redirect, with the flashed message."""
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+# -- the Checkout Session request -------------------------------------------------------------------------
+
+
+def test_checkout_asks_stripe_for_each_line_with_its_quantity_name_and_price(app, stub):
+    client = app.test_client()
+    cart = {"items": [{"sku": "balm-tee/M", "quantity": 2}, {"sku": "tide-tote/OS", "quantity": 3}]}
+    started = client.post(CHECKOUT, json={**cart, "email": "ada@example.com"})
+    assert started.status_code == 201, started.get_json()
+    _, _, params = [r for r in stub.requests if r[1] == "/v1/checkout/sessions"][-1]
+    assert params["mode"] == "payment"
+    assert params["line_items"] == [
+        {
+            "quantity": "2",
+            "price_data": {
+                "currency": "eur",
+                "unit_amount": "4500",
+                "product_data": {"name": "Balm Tee (M)", "metadata": {"sku": "balm-tee/M"}},
+            },
+        },
+        {
+            "quantity": "3",
+            "price_data": {
+                "currency": "eur",
+                "unit_amount": "3500",
+                "product_data": {"name": "Tide Tote (OS)", "metadata": {"sku": "tide-tote/OS"}},
+            },
+        },
+    ]
+    assert params["customer_email"] == "ada@example.com"
+    order_id = started.get_json()["order_id"]
+    assert params["cancel_url"] == f"http://127.0.0.1:5000/checkout/cancel?order_id={order_id}"
+    assert params["success_url"] == "http://127.0.0.1:5000/checkout/success?session_id={CHECKOUT_SESSION_ID}"
+    session = stub.sessions[started.get_json()["session_id"]]
+    assert session["amount_subtotal"] == 2 * 4500 + 3 * 3500  # what Stripe would charge for those lines
+
+
+def test_the_stripe_stand_in_refuses_a_parameter_stripe_does_not_know(stub):
+    import requests
+
+    answer = requests.post(
+        f"{stub.base}/v1/checkout/sessions",
+        headers={"Authorization": "Bearer sk_test_stand_in"},
+        data={
+            "mode": "payment",
+            "success_url": "https://shop.example/ok",
+            "cancel_url": "https://shop.example/no",
+            "line_items[0][qty]": "2",
+            "line_items[0][price_data][currency]": "eur",
+            "line_items[0][price_data][unit_amount]": "4500",
+            "line_items[0][price_data][product_data][name]": "Balm Tee (M)",
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 400 and "'qty' was unexpected" in answer.json()["error"]["message"]
+    assert any("qty" in e for e in stub.schema_errors)
+    stub.schema_errors.clear()  # the refusal was the point of this test
+
+
+def test_checkout_with_too_much_of_one_size_says_the_limit(app, stub):
+    client = app.test_client()
+    twice = client.post(
+        CHECKOUT, json={"items": [{"sku": "balm-tee/M", "quantity": 6}, {"sku": "balm-tee/M", "quantity": 5}]}
+    )
+    assert twice.status_code == 400
+    assert twice.get_json()["error"] == "balm-tee/M: at most 10 of one size per order"
+    many = client.post(CHECKOUT, json={"items": [{"sku": "balm-tee/M", "quantity": 1}] * 51})
+    assert many.get_json()["error"] == "a cart holds at most 50 lines"
+    bad_key = client.post(
+        CHECKOUT, json={"items": [{"sku": "balm-tee/M", "quantity": 1}]}, headers={"Idempotency-Key": "a b"}
+    )
+    assert bad_key.status_code == 400
+    assert bad_key.get_json()["error"] == "Idempotency-Key must be 1 to 255 visible ASCII characters"
+    assert not stub.requests
+
+
+# -- the order a paid session makes -------------------------------------------------------------------------
+
+
+def test_the_order_keeps_the_whole_shipping_address(app, deliver):
+    session = checkout_session(items="balm-tee/M")
+    session["collected_information"]["shipping_details"] = {
+        "name": "Ada Lovelace",
+        "address": {
+            "line1": "12 Analytical Row",
+            "line2": "Flat 3",
+            "city": "London",
+            "postal_code": "N1 7AA",
+            "state": "Islington",
+            "country": "GB",
+        },
+    }
+    answer = deliver(event("checkout.session.completed", session)).get_json()
+    order = api_order(app.test_client(), answer["order_id"])
+    assert order["shipping"] == {
+        "name": "Ada Lovelace",
+        "address": {
+            "line1": "12 Analytical Row",
+            "line2": "Flat 3",
+            "city": "London",
+            "postal_code": "N1 7AA",
+            "state": "Islington",
+            "country": "GB",
+        },
+    }
+    assert order["customer"] == {"email": "ada@example.com", "name": "Ada Lovelace"}
+    assert order["stripe"]["payment_intent"] == session["payment_intent"]
+    assert order["currency"] == "eur" and order["amount_total"] == 4500
+
+
+def test_two_entries_of_one_size_add_up(app, deliver):
+    shop = app.extensions["shop"]
+    answer = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M*1, balm-tee/M*2")))
+    order = api_order(app.test_client(), answer.get_json()["order_id"])
+    assert [(i["sku"], i["quantity"]) for i in order["items"]] == [("balm-tee/M", 3)]
+    assert on_hand(shop, "balm-tee/M") == 2
+
+
+def test_two_line_items_of_one_size_add_up(app, deliver, stub):
+    def line(quantity):
+        item = fixture("checkout.session.line_item.item")
+        item["quantity"] = quantity
+        item["price"] = {**item["price"], "metadata": {"sku": "balm-tee/M"}, "product": {"id": "prod_1"}}
+        return item
+
+    session = checkout_session(items=None)
+    stub.sessions[session["id"]] = session
+    stub.line_items[session["id"]] = [line(1), line(2)]
+    answer = deliver(event("checkout.session.completed", session)).get_json()
+    assert answer["order_status"] == "paid"
+    order = api_order(app.test_client(), answer["order_id"])
+    assert [(i["sku"], i["quantity"]) for i in order["items"]] == [("balm-tee/M", 3)]
+    assert on_hand(app.extensions["shop"], "balm-tee/M") == 2
+
+
+def test_a_live_order_links_to_the_live_dashboard(make_app, deliver_to):
+    app = make_app()  # no Stripe key: the event's own mode decides the Dashboard's links
+    client = app.test_client()
+    session = checkout_session(items="balm-tee/M")
+    answer = deliver_to(client, event("checkout.session.completed", session, livemode=True)).get_json()
+    assert answer["status"] == "applied"
+    client.token = login(client)
+    page = client.get(f"/owner/orders/{answer['order_id']}").get_data(as_text=True)
+    assert f"https://dashboard.stripe.com/checkout/sessions/{session['id']}" in page
+    assert "dashboard.stripe.com/test/" not in page
+
+
+# -- disputes ---------------------------------------------------------------------------------------------------
+
+
+def dispute(payment_intent, status, amount=4500):
+    return {
+        "id": "du_test_gaps",
+        "object": "dispute",
+        "amount": amount,
+        "currency": "eur",
+        "payment_intent": payment_intent,
+        "reason": "product_not_received",
+        "status": status,
+    }
+
+
+def test_a_dispute_records_its_amount_and_each_update(app, deliver):
+    session = checkout_session(items="balm-tee/M")
+    order_id = deliver(event("checkout.session.completed", session)).get_json()["order_id"]
+    client = app.test_client()
+    opened = deliver(event("charge.dispute.created", dispute(session["payment_intent"], "needs_response")))
+    assert opened.get_json()["status"] == "applied"
+    order = api_order(client, order_id)
+    assert order["dispute"] == {
+        "id": "du_test_gaps",
+        "status": "needs_response",
+        "reason": "product_not_received",
+        "amount": 4500,
+        "closed": False,
+    }
+    assert "disputed" in order["flags"]
+    updated = deliver(event("charge.dispute.updated", dispute(session["payment_intent"], "under_review")))
+    assert updated.get_json()["status"] == "applied"
+    order = api_order(client, order_id)
+    assert order["dispute"]["status"] == "under_review" and order["dispute"]["closed"] is False
+    closed = deliver(event("charge.dispute.closed", dispute(session["payment_intent"], "won")))
+    assert closed.get_json()["status"] == "applied"
+    assert api_order(client, order_id)["dispute"]["closed"] is True
+
+
+# -- what the owner may set --------------------------------------------------------------------------------
+
+
+def test_the_owner_cannot_mark_a_failed_payment_paid(app, deliver):
+    session = checkout_session(items="balm-tee/M", payment_status="unpaid")
+    answer = deliver(event("checkout.session.async_payment_failed", session)).get_json()
+    assert answer["order_status"] == "payment_failed"
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
+    refused = client.post(f"/api/owner/orders/{answer['order_id']}/status", json={"status": "paid"}, headers=headers)
+    assert refused.status_code == 409
+    assert refused.get_json()["error"] == (
+        f"order {answer['order_id']} is payment_failed; it can become paid only from needs_review"
+    )
+    assert api_order(client, answer["order_id"])["status"] == "payment_failed"
+
+
+def test_the_owner_moves_an_order_along_its_path_only(app, deliver):
+    answer = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M"))).get_json()
+    order_id = answer["order_id"]
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
+
+    def move(status, **extra):
+        return client.post(f"/api/owner/orders/{order_id}/status", json={"status": status, **extra}, headers=headers)
+
+    early = move("delivered")
+    assert early.status_code == 409
+    assert early.get_json()["error"] == f"order {order_id} is paid; it can become delivered only from shipped"
+    stripe_only = move("refunded")
+    assert stripe_only.status_code == 409
+    assert stripe_only.get_json()["error"] == (
+        "status 'refunded' is set by Stripe events, not by hand; the owner can set: shipped, delivered, paid"
+    )
+    unknown = move("lost")
+    assert unknown.status_code == 400
+    assert unknown.get_json()["error"] == "unknown status 'lost'; the owner can set: shipped, delivered, paid"
+    assert move("shipped", tracking="x" * 201).get_json()["error"] == "tracking must be text of at most 200 characters"
+    assert move("shipped", note="x" * 501).get_json()["error"] == "note must be text of at most 500 characters"
+    shipped = move("shipped", tracking="DHL 42", note="left by noon")
+    assert shipped.status_code == 200
+    assert shipped.get_json()["status"] == "shipped" and shipped.get_json()["tracking"] == "DHL 42"
+    assert move("delivered").get_json()["status"] == "delivered"
+    missing = client.post("/api/owner/orders/ord_nobody/status", json={"status": "shipped"}, headers=headers)
+    assert missing.status_code == 404 and missing.get_json()["error"] == "no order 'ord_nobody'"
+
+
+# -- restocking a refunded order ------------------------------------------------------------------------------------
+
+
+def refunded_order(app, deliver, amount_refunded=9000):
+    session = checkout_session(items="balm-tee/M*2")
+    order_id = deliver(event("checkout.session.completed", session)).get_json()["order_id"]
+    charge = fixture("charge")
+    charge.update(payment_intent=session["payment_intent"], amount=9000, amount_refunded=amount_refunded)
+    deliver(event("charge.refunded", charge))
+    return order_id
+
+
+def test_restock_refusals_say_why_and_change_nothing(app, deliver, owner_client):
+    shop = app.extensions["shop"]
+    paid = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/L"))).get_json()["order_id"]
+    order_id = refunded_order(app, deliver)
+    assert on_hand(shop, "balm-tee/M") == 3
+
+    def restock(target, **lines):
+        return flashed(owner_client, post(owner_client, f"/owner/orders/{target}/restock", **lines))
+
+    page = restock(order_id, **{"qty:nope/M": "1"})
+    assert "restock &#39;nope/M&#39;: give a SKU of the order and a whole number of units, 1 or more" in page
+    assert "Restocked" not in page
+    page = restock(order_id, **{"qty:balm-tee/M": "00"})
+    assert "restock &#39;balm-tee/M&#39;: give a SKU of the order" in page and "Restocked" not in page
+    page = restock(order_id)
+    assert "choose at least one unit to restock" in page and "Restocked" not in page
+    page = restock(order_id, **{"qty:balm-tee/M": "3"})
+    assert "more units than the order sold and has not restocked yet (balm-tee/M: 2 left to restock)" in page
+    page = restock(paid, **{"qty:balm-tee/L": "1"})
+    assert f"order {paid} is paid: only refunded orders can be restocked" in page
+    page = restock("ord_nobody", **{"qty:balm-tee/M": "1"})
+    assert "no order &#39;ord_nobody&#39;" in page
+    assert on_hand(shop, "balm-tee/M") == 3 and on_hand(shop, "balm-tee/L") == 1
+    assert shop.inventory.ledger(reason="refund_restock")[0] == []
+    page = restock(order_id, **{"qty:balm-tee/M": "2"})
+    assert f"Restocked 2 unit(s) of order {order_id}." in page
+    assert on_hand(shop, "balm-tee/M") == 5
+    assert api_order(app.test_client(), order_id)["restocked"] == {"balm-tee/M": 2}
+
+
+def test_restock_of_a_chapter_not_counted_says_to_initialize_it(make_app, stub, deliver_to):
+    app = make_app()
+    client = app.test_client()
+    session = checkout_session(items="wool-coat/M")
+    order_id = deliver_to(client, event("checkout.session.completed", session)).get_json()["order_id"]
+    charge = fixture("charge")
+    charge.update(payment_intent=session["payment_intent"], amount=32000, amount_refunded=32000)
+    deliver_to(client, event("charge.refunded", charge))
+    client.token = login(client)
+    response = post(client, f"/owner/orders/{order_id}/restock", **{"qty:wool-coat/M": "1"})
+    page = flashed(client, response)
+    assert "Restocked" not in page
+    assert "not initialized: initialize its stock before restocking" in page
+
+
+# -- the cancel page ------------------------------------------------------------------------------------------------
+
+
+def test_the_cancel_page_says_whether_the_sizes_went_back_on_sale(app, stub):
+    shop = app.extensions["shop"]
+    client = app.test_client()
+    started = client.post(CHECKOUT, json={"items": [{"sku": "balm-tee/M", "quantity": 2}]}).get_json()
+    assert on_hand(shop, "balm-tee/M") == 5 and shop.inventory.availability(["balm-tee/M"])["balm-tee/M"] == 3
+    first = client.get(f"/checkout/cancel?order_id={started['order_id']}").get_data(as_text=True)
+    assert "the sizes you picked are back on sale" in first
+    assert shop.inventory.availability(["balm-tee/M"])["balm-tee/M"] == 5
+    again = client.get(f"/checkout/cancel?order_id={started['order_id']}").get_data(as_text=True)
+    assert "back on sale" not in again and "This checkout is expired; there is nothing more to cancel." in again
+    missing = client.get("/checkout/cancel?order_id=ord_nobody")
+    assert missing.status_code == 404 and "no checkout" in missing.get_data(as_text=True)
+
+
+def test_the_cancel_page_leaves_a_session_paid_meanwhile_alone(app, stub):
+    shop = app.extensions["shop"]
+    client = app.test_client()
+    started = client.post(CHECKOUT, json={"items": [{"sku": "balm-tee/M", "quantity": 2}]}).get_json()
+    stub.sessions[started["session_id"]]["status"] = "complete"  # paid on Stripe; the event is on its way
+    page = client.get(f"/checkout/cancel?order_id={started['order_id']}").get_data(as_text=True)
+    assert "back on sale" not in page and "This checkout is pending" in page
+    assert shop.inventory.availability(["balm-tee/M"])["balm-tee/M"] == 3  # still held for the paid session
+
+
+# -- the owner's lists --------------------------------------------------------------------------------------------
+
+
+def two_orders(deliver):
+    """A plain paid order of ada@, and an oversold one (a flag) of grace@."""
+    calm = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M"))).get_json()["order_id"]
+    flagged = deliver(
+        event("checkout.session.completed", checkout_session(items="balm-tee/L*3", email="grace@example.com"))
+    ).get_json()["order_id"]
+    return calm, flagged
+
+
+def test_needs_attention_lists_only_flagged_orders(app, deliver, owner_client):
+    calm, flagged = two_orders(deliver)
+    page = owner_client.get("/owner/orders?status=attention").get_data(as_text=True)
+    assert flagged in page and calm not in page
+
+
+def test_searching_an_email_lists_only_that_customers_orders(app, deliver, owner_client):
+    calm, flagged = two_orders(deliver)
+    page = owner_client.get("/owner/orders", query_string={"q": "grace@example.com"}).get_data(as_text=True)
+    assert flagged in page and calm not in page
+    page = owner_client.get("/owner/orders", query_string={"q": "nobody@example.com"}).get_data(as_text=True)
+    assert flagged not in page and calm not in page
+
+
+def test_the_csv_export_of_one_status_lists_only_that_status(app, deliver, owner_client):
+    calm, flagged = two_orders(deliver)
+    headers = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
+    assert app.test_client().post(f"/api/owner/orders/{calm}/status", json={"status": "shipped"}, headers=headers)
+    shipped = owner_client.get("/owner/orders.csv?status=shipped").get_data(as_text=True)
+    assert calm in shipped and flagged not in shipped
+    assert len(shipped.strip().splitlines()) == 2  # the header and the one shipped order
+    everything = owner_client.get("/owner/orders.csv").get_data(as_text=True)
+    assert calm in everything and flagged in everything
+
+
+# -- settings and catalog that refuse to start -----------------------------------------------------------------
+
+
+def test_app_env_production_asks_for_a_secret_key_and_a_public_url():
+    with pytest.raises(ConfigError) as missing_secret:
+        create_app({"APP_ENV": "Production", "PUBLIC_URL": "https://shop.example"}, environ={})
+    assert str(missing_secret.value).startswith("SECRET_KEY is required in production")
+    with pytest.raises(ConfigError) as missing_url:
+        create_app({"APP_ENV": "production", "SECRET_KEY": "s" * 64}, environ={})
+    assert str(missing_url.value).startswith("PUBLIC_URL is required in production")
+    settings = shop_config.load(
+        {"APP_ENV": "production", "SECRET_KEY": "s" * 64, "PUBLIC_URL": "https://shop.example/"}
+    )
+    assert settings.production is True and settings.public_url == "https://shop.example"
+    assert settings.store.kind == "none"  # production never falls back to the embedded store
+    assert shop_config.load({"APP_ENV": "staging"}).production is False
+
+
+def test_catalog_path_chooses_the_catalog_the_shop_sells(tmp_path, store_env):
+    own = {
+        "currency": "usd",
+        "chapters": [{"id": "one", "name": "One", "products": [{"id": "cap", "name": "Field Cap", "price": 2500}]}],
+    }
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(own))
+    app = create_app(app_config(store_env, CATALOG_PATH=str(path)), environ={})
+    assert list(app.extensions["shop"].catalog.items) == ["cap/OS"]
+    assert "Field Cap" in app.test_client().get("/").get_data(as_text=True)
+    with pytest.raises(ConfigError) as missing:
+        create_app(app_config(store_env, CATALOG_PATH=str(tmp_path / "none.json")), environ={})
+    assert str(missing.value).startswith(f"CATALOG_PATH: no catalog at {tmp_path / 'none.json'}")
+    assert shop_config.load({"CATALOG_PATH": "elsewhere/c.json"}).catalog_path == shop_config.ROOT / "elsewhere/c.json"
+
+
+def with_product(chapter: int, **product) -> dict:
+    data = json.loads(json.dumps(CATALOG))
+    data["chapters"][chapter]["products"].append(product)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            with_product(1, id="balm-tee", name="Balm Tee again", price=100),
+            "product id 'balm-tee' appears twice; product ids are unique across chapters",
+        ),
+        (
+            with_product(0, id="cap", price=100, sizes=["M", "M"]),
+            "product cap: sizes must be distinct short labels such as S, M, L",
+        ),
+        (
+            with_product(0, id="cap", price=100, sizes=["M", "a very long size"]),
+            "product cap: sizes must be distinct short labels such as S, M, L",
+        ),
+        (with_product(0, id="cap", price=-1), "product cap: price must be a whole number of minor units (cents)"),
+        (with_product(0, id="cap", price=True), "product cap: price must be a whole number of minor units (cents)"),
+        (
+            with_product(0, id="cap", price=100, limit=0),
+            "product cap: limit must be a whole number of 1 or more (units per customer), or left out",
+        ),
+        (
+            with_product(0, id="cap", price=100, limit=True),
+            "product cap: limit must be a whole number of 1 or more (units per customer), or left out",
+        ),
+        (
+            with_product(0, id="Cap", price=100),
+            "chapter chapter-i: product id 'Cap' must be lower-case letters, digits and '-'",
+        ),
+        ({**CATALOG, "currency": "EUR"}, 'currency must be a lower-case ISO code such as "eur"'),
+        ({**CATALOG, "chapters": []}, "chapters must be a non-empty list"),
+        ({**CATALOG, "chapters": [CATALOG["chapters"][0], CATALOG["chapters"][0]]}, "product id 'balm-tee' appears"),
+        (
+            {**CATALOG, "chapters": [{"id": "x", "products": []}]},
+            "chapter x: products must be a non-empty list",
+        ),
+        ({**CATALOG, "chapters": [{"id": "X Y"}]}, "chapter {'id': 'X Y'}: id must be lower-case"),
+        ([], "the catalog must be an object with currency and chapters"),
+    ],
+)
+def test_a_catalog_with_a_mistake_stops_the_start_naming_it(tmp_path, data, message):
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError) as refused:
+        Catalog.load(path)
+    assert str(refused.value).startswith(f"{path}: {message}")
+
+
+def test_a_catalog_reads_names_sizes_limits_and_refuses_twin_chapters(tmp_path):
+    data = {
+        "currency": "eur",
+        "chapters": [
+            {"id": "one", "products": [{"id": "cap", "price": 2500, "limit": 2, "sizes": ["S", "M"]}]},
+            {"id": "one", "name": "Again", "products": [{"id": "hat", "price": 100}]},
+        ],
+    }
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError) as twins:
+        Catalog.load(path)
+    assert str(twins.value) == f"{path}: chapter ids must be unique"
+    data["chapters"][1]["id"] = "two"
+    path.write_text(json.dumps(data))
+    catalog = Catalog.load(path)
+    assert catalog.limits == {"cap": 2}
+    assert [c.name for c in catalog.chapters] == ["one", "Again"]
+    assert catalog.product("cap").name == "cap" and catalog.product("cap").sizes == ("S", "M")
+    assert catalog.items["hat/OS"].chapter == "two" and catalog.items["cap/M"].price == 2500
+    assert catalog.chapter("two").skus == ["hat/OS"] and catalog.chapter("three") is None
+    path.write_text("{not json")
+    with pytest.raises(ConfigError) as broken:
+        Catalog.load(path)
+    assert str(broken.value).startswith(f"CATALOG_PATH: {path} is not valid JSON")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"STRIPE_SECRET_KEY": "pk_test_1"}, "STRIPE_SECRET_KEY must be a secret or restricted key"),
+        ({"STRIPE_API_BASE": "ftp://x"}, "STRIPE_API_BASE must be an http(s):// address"),
+        ({"PUBLIC_URL": "shop.example"}, "PUBLIC_URL must be the shop's address such as https://shop.example.com"),
+        ({"SHIPPING_COUNTRIES": "DE, FRA, 12"}, "SHIPPING_COUNTRIES must be two-letter ISO codes"),
+        ({"ALERT_WEBHOOK_URL": "slack"}, "ALERT_WEBHOOK_URL must be an http(s):// address"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL must start with redis:// or rediss://"),
+        ({"KV_URL": "mysql://x"}, "KV_URL must start with redis:// or rediss://"),
+        ({"KV_REST_API_URL": "https://x"}, "KV_REST_API_URL and KV_REST_API_TOKEN go together: KV_REST_API_TOKEN"),
+        ({"UPSTASH_REDIS_REST_TOKEN": "t"}, "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN go together"),
+        ({"KV_REST_API_URL": "redis://x", "KV_REST_API_TOKEN": "t"}, "KV_REST_API_URL must be the https://"),
+        ({"CHECKOUT_HOLD_MINUTES": "29"}, "CHECKOUT_HOLD_MINUTES must be 30 or more, got 29"),
+        ({"LOW_STOCK_THRESHOLD": "few"}, "LOW_STOCK_THRESHOLD must be a whole number, got 'few'"),
+        ({"PORT": "0"}, "PORT must be 1 or more, got 0"),
+        ({"TRUSTED_PROXY_HOPS": "-1"}, "TRUSTED_PROXY_HOPS must be 0 or more, got -1"),
+        ({"SHOPPER_MAX_HELD_UNITS": "0"}, "SHOPPER_MAX_HELD_UNITS must be 1 or more, got 0"),
+        ({"ADDRESS_MAX_HELD_UNITS": "0"}, "ADDRESS_MAX_HELD_UNITS must be 1 or more, got 0"),
+        ({"ADDRESS_CHECKOUTS_PER_MINUTE": "0"}, "ADDRESS_CHECKOUTS_PER_MINUTE must be 1 or more, got 0"),
+        ({"ADDRESS_MAX_TICKETS": "0"}, "ADDRESS_MAX_TICKETS must be 1 or more, got 0"),
+    ],
+)
+def test_a_bad_setting_stops_the_start_naming_the_variable(raw, message):
+    with pytest.raises(ConfigError) as refused:
+        shop_config.load(raw)
+    assert str(refused.value).startswith(message)
+
+
+def test_settings_read_their_values_and_defaults():
+    plain = shop_config.load({})
+    assert plain.production is False and plain.store.kind == "embedded"
+    assert (plain.low_stock_threshold, plain.checkout_hold_minutes, plain.port, plain.trusted_proxy_hops) == (
+        5,
+        30,
+        5000,
+        0,
+    )
+    assert plain.shipping_countries == tuple(shop_config.DEFAULT_SHIPPING_COUNTRIES)
+    assert plain.catalog_path == shop_config.ROOT / "catalog.json" and plain.warnings == ()
+    assert (plain.limits.shopper_max_held_units, plain.limits.address_max_held_units) == (10, 40)
+    assert (plain.limits.address_checkouts_per_minute, plain.limits.address_max_tickets) == (30, 50)
+    given = shop_config.load(
+        {
+            "VERCEL": "1",
+            "SECRET_KEY": " k ",
+            "PUBLIC_URL": "https://shop.example/",
+            "KV_REST_API_URL": "https://kv.example",
+            "KV_REST_API_TOKEN": "tok",
+            "STRIPE_WEBHOOK_SECRET": "whsec_a, other ,",
+            "STRIPE_SECRET_KEY": "rk_live_1",
+            "SHIPPING_COUNTRIES": "de, fr",
+            "LOW_STOCK_THRESHOLD": "0",
+            "CHECKOUT_HOLD_MINUTES": "45",
+            "PORT": "8080",
+            "SHOPPER_MAX_HELD_UNITS": "3",
+            "ADDRESS_MAX_HELD_UNITS": "7",
+            "ADDRESS_CHECKOUTS_PER_MINUTE": "9",
+            "ADDRESS_MAX_TICKETS": "11",
+            "ALERT_WEBHOOK_URL": "https://hooks.example/x",
+            "OWNER_PASSWORD": "  pw  ",
+        }
+    )
+    assert given.production is True and given.trusted_proxy_hops == 1  # Vercel's own proxy
+    assert given.store == shop_config.StoreChoice(
+        "upstash", url="https://kv.example", token="tok", source="KV_REST_API_URL"
+    )
+    assert given.webhook_secrets == ("whsec_a", "other") and given.secret_key == "k" and given.owner_password == "pw"
+    assert given.warnings == (
+        "STRIPE_WEBHOOK_SECRET: a value does not start with whsec_; copy the endpoint's signing secret "
+        "from Stripe Dashboard > Developers > Webhooks (or from `stripe listen`)",
+    )
+    assert (given.shipping_countries, given.low_stock_threshold, given.checkout_hold_minutes, given.port) == (
+        ("DE", "FR"),
+        0,
+        45,
+        8080,
+    )
+    assert (given.limits.shopper_max_held_units, given.limits.address_max_held_units) == (3, 7)
+    assert (given.limits.address_checkouts_per_minute, given.limits.address_max_tickets) == (9, 11)
+    assert given.alert_webhook_url == "https://hooks.example/x" and given.stripe_secret_key == "rk_live_1"
+    redis = shop_config.load({"KV_URL": "rediss://kv", "UPSTASH_REDIS_REST_URL": "https://u"})
+    assert redis.store == shop_config.StoreChoice("redis", url="rediss://kv", source="KV_URL")
+    upstash = shop_config.load({"UPSTASH_REDIS_REST_URL": "http://u", "UPSTASH_REDIS_REST_TOKEN": "t"})
+    assert upstash.store.kind == "upstash" and upstash.store.source == "UPSTASH_REDIS_REST_URL"
+    assert re.match(r"^no store variable set", plain.store.source)
