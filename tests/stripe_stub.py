@@ -127,6 +127,7 @@ class StripeStub:
         self.sessions: dict[str, dict] = {}
         self.line_items: dict[str, list] = {}
         self.requests: list[tuple[str, str, dict]] = []
+        self.idempotency_keys: list[str | None] = []  # the Idempotency-Key of each request, in order
         self.events: list[dict] = []  # events "sent" (delivered or not), newest last
         self.undelivered: set[str] = set()
         self.endpoints: list[dict] = []
@@ -156,6 +157,7 @@ class StripeStub:
         self.undelivered.clear()
         self.endpoints.clear()
         self.requests.clear()
+        self.idempotency_keys.clear()
         self.schema_errors.clear()
         self.fail_with = None
 
@@ -226,6 +228,7 @@ class StripeStub:
             html = f"<!doctype html><title>Pay</title><h1>Stripe Checkout stand-in</h1><p>{request.path[5:]}</p>"
             return Response(html, content_type="text/html")(environ, start_response)
         self.requests.append((request.method, request.path, decode_form(pairs)))
+        self.idempotency_keys.append(request.headers.get("Idempotency-Key"))
         if not request.headers.get("Authorization", "").startswith("Bearer sk_"):
             return self._error(401, "Invalid API Key provided")(environ, start_response)
         if self.fail_with == "500":

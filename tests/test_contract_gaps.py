@@ -536,10 +536,14 @@ def test_a_catalog_reads_names_sizes_limits_and_refuses_twin_chapters(tmp_path):
         ({"PUBLIC_URL": "shop.example"}, "PUBLIC_URL must be the shop's address such as https://shop.example.com"),
         ({"SHIPPING_COUNTRIES": "DE, FRA, 12"}, "SHIPPING_COUNTRIES must be two-letter ISO codes"),
         ({"ALERT_WEBHOOK_URL": "slack"}, "ALERT_WEBHOOK_URL must be an http(s):// address"),
-        ({"REDIS_URL": "http://x"}, "REDIS_URL must start with redis:// or rediss://"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL must start with redis:// or rediss://, got 'http'://..."),
         ({"KV_URL": "mysql://x"}, "KV_URL must start with redis:// or rediss://"),
         ({"KV_REST_API_URL": "https://x"}, "KV_REST_API_URL and KV_REST_API_TOKEN go together: KV_REST_API_TOKEN"),
-        ({"UPSTASH_REDIS_REST_TOKEN": "t"}, "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN go together"),
+        (
+            {"UPSTASH_REDIS_REST_TOKEN": "t"},
+            "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN go together: UPSTASH_REDIS_REST_URL is not set",
+        ),
+        ({"PUBLIC_URL": "https://"}, "PUBLIC_URL must be the shop's address such as https://shop.example.com"),
         ({"KV_REST_API_URL": "redis://x", "KV_REST_API_TOKEN": "t"}, "KV_REST_API_URL must be the https://"),
         ({"CHECKOUT_HOLD_MINUTES": "29"}, "CHECKOUT_HOLD_MINUTES must be 30 or more, got 29"),
         ({"LOW_STOCK_THRESHOLD": "few"}, "LOW_STOCK_THRESHOLD must be a whole number, got 'few'"),
@@ -577,7 +581,7 @@ def test_settings_read_their_values_and_defaults():
             "PUBLIC_URL": "https://shop.example/",
             "KV_REST_API_URL": "https://kv.example",
             "KV_REST_API_TOKEN": "tok",
-            "STRIPE_WEBHOOK_SECRET": "whsec_a, other ,",
+            "STRIPE_WEBHOOK_SECRET": "whsec_a, other ,third",
             "STRIPE_SECRET_KEY": "rk_live_1",
             "SHIPPING_COUNTRIES": "de, fr",
             "LOW_STOCK_THRESHOLD": "0",
@@ -595,7 +599,11 @@ def test_settings_read_their_values_and_defaults():
     assert given.store == shop_config.StoreChoice(
         "upstash", url="https://kv.example", token="tok", source="KV_REST_API_URL"
     )
-    assert given.webhook_secrets == ("whsec_a", "other") and given.secret_key == "k" and given.owner_password == "pw"
+    assert (
+        given.webhook_secrets == ("whsec_a", "other", "third")
+        and given.secret_key == "k"
+        and given.owner_password == "pw"
+    )
     assert given.warnings == (
         "STRIPE_WEBHOOK_SECRET: a value does not start with whsec_; copy the endpoint's signing secret "
         "from Stripe Dashboard > Developers > Webhooks (or from `stripe listen`)",
@@ -614,6 +622,8 @@ def test_settings_read_their_values_and_defaults():
     upstash = shop_config.load({"UPSTASH_REDIS_REST_URL": "http://u", "UPSTASH_REDIS_REST_TOKEN": "t"})
     assert upstash.store.kind == "upstash" and upstash.store.source == "UPSTASH_REDIS_REST_URL"
     assert re.match(r"^no store variable set", plain.store.source)
+    assert shop_config.load({"REDIS_URL": "unix:///run/redis.sock"}).store.url == "unix:///run/redis.sock"
+    assert shop_config.load({"STRIPE_API_BASE": "http://127.0.0.1:1/"}).stripe_api_base == "http://127.0.0.1:1/"
 
 
 # -- events that name nothing the shop can act on ---------------------------------------------------------------
@@ -749,7 +759,7 @@ def test_a_repeated_key_while_the_first_checkout_is_starting_says_to_wait(app, s
     import threading
     import time
 
-    stub.fail_with, stub.hang_seconds = "hang", 4
+    stub.fail_with, stub.hang_seconds = "hang", 3
     client = app.test_client()
     headers = {"Idempotency-Key": "cart-slow"}
     cart = {"items": [{"sku": "balm-tee/M", "quantity": 1}]}
@@ -826,3 +836,331 @@ def test_the_attention_list_pages_to_older_flagged_orders(app, deliver, owner_cl
     older = re.search(r'href="(/owner/orders\?status=attention&amp;cursor=[^"]+)"', first).group(1)
     second = owner_client.get(older.replace("&amp;", "&")).get_data(as_text=True)
     assert flagged[0] in second and flagged[-1] not in second
+
+
+# -- every refusal of a checkout, in the shopper's words --------------------------------------------------------------
+
+OPENS = "2026-12-04T17:00:00Z"
+OPENS_MS = 1796403600000
+
+
+def shopper(app):
+    browser = app.test_client()
+    browser.get("/")  # the signed shopper cookie
+    return browser
+
+
+def one(sku="balm-tee/M", quantity=1, **extra):
+    return {"items": [{"sku": sku, "quantity": quantity}], **extra}
+
+
+@pytest.fixture
+def drop_app(make_app, stub):
+    app = make_app(
+        STRIPE_SECRET_KEY="sk_test_stand_in",
+        STRIPE_API_BASE=stub.base,
+        PUBLIC_URL="http://127.0.0.1:5000",
+        STRIPE_TIMEOUT_SECONDS=10,
+        ADDRESS_MAX_HELD_UNITS="12",
+        ADDRESS_CHECKOUTS_PER_MINUTE="6",
+        SHOPPER_MAX_HELD_UNITS="8",
+    )
+    shop = app.extensions["shop"]
+    shop.inventory.initialize("chapter-i", {"balm-tee/M": 50, "balm-tee/L": 1})
+    shop.inventory.initialize("chapter-ii", {"wool-coat/M": 5, "wool-coat/L": 5, "ridge-knit/M": 20})
+    return app
+
+
+def test_a_chapter_outside_its_release_is_refused_with_the_time(drop_app):
+    from tests.clock import shop_clock
+
+    shop = drop_app.extensions["shop"]
+    clock = shop_clock(shop)
+    clock.now = OPENS_MS / 1000 - 90
+    shop.releases.set("chapter-ii", {"opens_at": OPENS, "closes_at": "2026-12-04T17:20Z"})
+    early = shopper(drop_app).post(CHECKOUT, json=one("ridge-knit/M"))
+    assert (early.status_code, early.get_json()) == (
+        409,
+        {
+            "error": "Chapter II is not on sale yet: it opens at Fri 4 Dec 2026, 17:00 UTC; come back then",
+            "opens_at": OPENS,
+        },
+    )
+    clock.now = OPENS_MS / 1000 + 21 * 60
+    late = shopper(drop_app).post(CHECKOUT, json=one("ridge-knit/M"))
+    assert (late.status_code, late.get_json()) == (
+        409,
+        {
+            "error": "Chapter II is no longer on sale: it closed at Fri 4 Dec 2026, 17:20 UTC",
+            "closes_at": "2026-12-04T17:20:00Z",
+        },
+    )
+
+
+def test_the_limits_of_a_checkout_are_refused_saying_what_to_do(drop_app, stub):
+    too_many = shopper(drop_app).post(
+        CHECKOUT, json={"items": [{"sku": "balm-tee/M", "quantity": 5}, {"sku": "tide-tote/OS", "quantity": 4}]}
+    )
+    assert (too_many.status_code, too_many.get_json()) == (
+        409,
+        {"error": "one checkout can reserve at most 8 items; take some out of your cart and try again", "limit": 8},
+    )
+    short = shopper(drop_app).post(CHECKOUT, json=one("balm-tee/L", 2))
+    assert short.get_json() == {
+        "error": "not enough stock for: balm-tee/L (1 left); change the cart and try again",
+        "skus": [{"sku": "balm-tee/L", "requested": 2, "available": 1}],
+    }
+    for _ in range(3):
+        assert shopper(drop_app).post(CHECKOUT, json=one("balm-tee/M", 4)).status_code == 201
+    crowded = shopper(drop_app).post(CHECKOUT, json=one("balm-tee/M", 1))
+    assert (crowded.status_code, crowded.get_json()) == (
+        409,
+        {
+            "error": "too many items are reserved from your network right now (at most 12 at once); finish or "
+            "cancel an open checkout, or try again when one ends",
+            "limit": 12,
+        },
+    )
+
+
+def test_starting_too_many_checkouts_says_how_long_to_wait(drop_app):
+    for _ in range(6):
+        assert shopper(drop_app).post(CHECKOUT, json=one()).status_code == 201
+    limited = shopper(drop_app).post(CHECKOUT, json=one())
+    assert limited.status_code == 429 and limited.headers["Retry-After"].isdigit()
+    wait = int(limited.headers["Retry-After"])
+    assert limited.get_json()["error"] == (
+        f"too many checkouts were started from your network in the last minute; please wait {wait} seconds and try again"
+    )
+
+
+def test_a_limited_piece_is_refused_to_the_same_email(drop_app, stub):
+    assert shopper(drop_app).post(CHECKOUT, json=one("wool-coat/M", email="foo@example.com")).status_code == 201
+    again = shopper(drop_app).post(CHECKOUT, json=one("wool-coat/L", email="foo@example.com"))
+    assert (again.status_code, again.get_json()) == (
+        409,
+        {
+            "error": "Wool Coat is sold one per customer, and this email already has 1 in an order or an open "
+            "checkout; take it out of your cart to buy the rest",
+            "limit": 1,
+            "product": "wool-coat",
+        },
+    )
+    long = shopper(drop_app).post(CHECKOUT, json=one("balm-tee/M", email="x" * 255))
+    assert long.get_json()["error"] == (
+        "email must be your email address (like name@example.com), at most 254 characters"
+    )
+    typed = shopper(drop_app).post(CHECKOUT, json=one("balm-tee/M", email=5))
+    assert typed.status_code == 400 and typed.get_json()["error"] == long.get_json()["error"]
+
+
+def test_a_checkout_stripe_refuses_is_expired_saying_why(app, stub):
+    stub.fail_with = "500"
+    failed = app.test_client().post(CHECKOUT, json=one("balm-tee/M", 2))
+    stub.fail_with = None
+    assert (failed.status_code, failed.get_json()) == (
+        502,
+        {
+            "error": "the payment page could not be opened, so nothing was reserved or charged; please try again "
+            "in a moment"
+        },
+    )
+    orders = app.test_client().get("/api/owner/orders", headers={"Authorization": f"Bearer {OWNER_PASSWORD}"})
+    order = orders.get_json()["orders"][0]
+    assert order["status"] == "expired"
+    last = order["history"][-1]
+    assert (last["actor"], last["note"]) == (
+        "system",
+        "Stripe did not start the checkout: Stripe could not start the checkout: stand-in told to fail",
+    )
+    assert app.extensions["shop"].inventory.availability(["balm-tee/M"])["balm-tee/M"] == 5
+
+
+def test_a_checkout_without_a_stripe_key_is_closed_for_the_shopper(make_app, stub):
+    closed = make_app().test_client().post(CHECKOUT, json=one())
+    assert (closed.status_code, closed.get_json()) == (
+        503,
+        {"error": "Checkout is closed for a moment. Please try again later."},
+    )
+    assert not stub.requests
+
+
+def test_the_pending_order_and_the_hold_follow_the_settings(make_app, stub):
+    import time
+
+    app = make_app(STRIPE_SECRET_KEY="sk_test_stand_in", STRIPE_API_BASE=stub.base, CHECKOUT_HOLD_MINUTES="45")
+    app.extensions["shop"].inventory.initialize("chapter-i", {"balm-tee/M": 5})
+    before = int(time.time())
+    started = app.test_client().post(CHECKOUT, json=one("balm-tee/M", 2)).get_json()
+    _, _, params = stub.requests[-1]
+    assert before + 45 * 60 + 120 <= int(params["expires_at"]) <= int(time.time()) + 45 * 60 + 120
+    assert stub.idempotency_keys[-1] == f"checkout-{started['order_id']}"
+    order = api_order(app.test_client(), started["order_id"])
+    assert (order["status"], order["amount_expected"], order["amount_total"], order["currency"]) == (
+        "pending",
+        9000,
+        9000,
+        "eur",
+    )
+    assert order["items"] == [
+        {
+            "sku": "balm-tee/M",
+            "chapter": "chapter-i",
+            "name": "Balm Tee",
+            "size": "M",
+            "quantity": 2,
+            "unit_amount": 4500,
+            "stock_tracked": True,
+        }
+    ]
+    assert [(h["actor"], h["note"], h["status"]) for h in order["history"]] == [
+        ("shopper", "checkout started", "pending")
+    ]
+
+
+# -- what a paid session's event puts on the order -----------------------------------------------------------------
+
+
+def completed_order(app, deliver, **session_fields):
+    session = checkout_session(items="balm-tee/M")
+    for name, value in session_fields.items():
+        if value is None:
+            session.pop(name, None)
+        else:
+            session[name] = value
+    answer = deliver(event("checkout.session.completed", session)).get_json()
+    return session, answer, api_order(app.test_client(), answer["order_id"])
+
+
+def test_a_session_of_a_payment_link_gets_an_order_id_of_its_own(app, deliver):
+    import hashlib
+
+    session, answer, order = completed_order(app, deliver, client_reference_id="someone-elses-ref")
+    assert answer["order_id"] == "ord_s" + hashlib.sha256(session["id"].encode()).hexdigest()[:24]
+    assert order["status"] == "paid" and order["stripe"]["session_id"] == session["id"]
+    _, by_reference, _ = completed_order(app, deliver, client_reference_id="ord_fromlink1")
+    assert by_reference["order_id"] == "ord_fromlink1"
+
+
+def test_a_free_order_is_paid_and_an_unpaid_one_waits(app, deliver):
+    _, free, order = completed_order(app, deliver, payment_status="no_payment_required")
+    assert free["order_status"] == "paid" and order["status"] == "paid"
+    _, unpaid, _ = completed_order(app, deliver, payment_status="unpaid")
+    assert unpaid["order_status"] == "awaiting_payment"
+
+
+def test_the_order_reads_amounts_currency_and_customer_from_the_session(app, deliver):
+    _, _, order = completed_order(
+        app,
+        deliver,
+        amount_subtotal=4500,
+        amount_total=5490,
+        currency="EUR",
+        customer_details={"email": None, "name": "N" * 400},
+        customer_email="legacy@example.com",
+    )
+    assert (order["amount_subtotal"], order["amount_total"], order["currency"]) == (4500, 5490, "eur")
+    assert order["customer"] == {"email": "legacy@example.com", "name": "N" * 300}
+    assert order["flags"] == []
+    _, _, anonymous = completed_order(app, deliver, customer_details={}, customer_email=None)
+    assert anonymous["customer"] == {"email": None, "name": None}
+
+
+def test_an_address_in_the_older_shipping_field_is_kept_and_none_is_none(app, deliver):
+    legacy = {"name": "Grace", "address": {"line1": "1 Way", "city": "Arlington", "country": "US"}}
+    _, _, order = completed_order(app, deliver, collected_information={}, shipping_details=legacy)
+    assert order["shipping"] == {
+        "name": "Grace",
+        "address": {
+            "line1": "1 Way",
+            "line2": None,
+            "city": "Arlington",
+            "postal_code": None,
+            "state": None,
+            "country": "US",
+        },
+    }
+    _, _, nowhere = completed_order(app, deliver, collected_information={}, shipping_details=None)
+    assert nowhere["shipping"] is None
+
+
+NO_KEY = "the line items could not be read from Stripe because STRIPE_SECRET_KEY is not set"
+
+
+@pytest.mark.parametrize(
+    ("items", "reason"),
+    [
+        (None, "metadata.items is missing"),
+        ("   ", "metadata.items is missing"),
+        (42, "metadata.items is not text"),
+        ("x" * 501, "metadata.items is 501 characters long (at most 500)"),
+        ("balm-tee/XXL", "metadata.items 'balm-tee/XXL': unknown SKU 'balm-tee/XXL' (not in the catalog)"),
+        (
+            "balm-tee/XXL,nope/S*2,nope/S",
+            "metadata.items 'balm-tee/XXL,nope/S*2,nope/S': unknown SKUs 'balm-tee/XXL', 'nope/S' (not in the catalog)",
+        ),
+        ("balm-tee/M*0", "metadata.items 'balm-tee/M*0': balm-tee/M: quantity 0 is not a whole number from 1 to 999"),
+        (
+            "balm-tee/M*600, balm-tee/M*600",
+            "metadata.items 'balm-tee/M*600, balm-tee/M*600': balm-tee/M: 1200 units in all, more than 999",
+        ),
+        (
+            "balm-tee/M*2.5,,",
+            "metadata.items 'balm-tee/M*2.5,,': entry 1 'balm-tee/M*2.5' is not sku*quantity (e.g. balm-tee/M*2); "
+            "entry 2 is empty; entry 3 is empty",
+        ),
+        (
+            "balm-tee/M*2," + "b" * 70,
+            "metadata.items '" + ("balm-tee/M*2," + "b" * 70)[:59] + "\u2026': unknown SKU '" + "b" * 59 + "\u2026' "
+            "(not in the catalog)",
+        ),
+    ],
+)
+def test_unreadable_items_put_the_order_in_review_saying_what_is_wrong(make_app, deliver_to, items, reason):
+    app = make_app()  # no Stripe key: the line items cannot be read either
+    client = app.test_client()
+    session = checkout_session(items="balm-tee/M", amount_subtotal=9000)
+    session["metadata"]["items"] = items
+    if items is None:
+        del session["metadata"]["items"]
+    answer = deliver_to(client, event("checkout.session.completed", session)).get_json()
+    assert answer["order_status"] == "needs_review"
+    assert api_order(client, answer["order_id"])["review_reason"] == f"{reason}; {NO_KEY}"
+
+
+@pytest.mark.parametrize(
+    ("items", "quantities"),
+    [
+        ("tide-tote/OS*999", [("tide-tote/OS", 999)]),
+        ("balm-tee/M*1,balm-tee/M*998", [("balm-tee/M", 999)]),
+        (" balm-tee/M * +2 ", [("balm-tee/M", 2)]),
+    ],
+)
+def test_readable_items_up_to_999_become_the_order(app, deliver, items, quantities):
+    answer = deliver(event("checkout.session.completed", checkout_session(items=items))).get_json()
+    order = api_order(app.test_client(), answer["order_id"])
+    assert [(i["sku"], i["quantity"]) for i in order["items"]] == quantities
+    assert order["review_reason"] is None
+
+
+@pytest.mark.parametrize(
+    ("key", "livemode", "status"),
+    [
+        ("sk_test_stand_in", True, "ignored"),
+        ("rk_test_stand_in", True, "ignored"),
+        ("sk_live_stand_in", False, "ignored"),
+        ("rk_live_stand_in", False, "ignored"),
+        ("sk_test_stand_in", False, "applied"),
+        ("rk_live_stand_in", True, "applied"),
+        ("sk_other_shape", True, "applied"),  # a key of no known mode: the event's mode is not judged
+    ],
+)
+def test_an_event_of_the_other_stripe_mode_is_ignored(make_app, deliver_to, key, livemode, status):
+    app = make_app(STRIPE_SECRET_KEY=key)
+    client = app.test_client()
+    answer = deliver_to(
+        client, event("checkout.session.completed", checkout_session(items="tide-tote/OS"), livemode=livemode)
+    )
+    assert answer.get_json()["status"] == status
+    listed = client.get("/api/owner/orders", headers={"Authorization": f"Bearer {OWNER_PASSWORD}"}).get_json()
+    assert len(listed["orders"]) == (status == "applied")
