@@ -496,6 +496,14 @@ def with_product(chapter: int, **product) -> dict:
             "chapter x: products must be a non-empty list",
         ),
         ({**CATALOG, "chapters": [{"id": "X Y"}]}, "chapter {'id': 'X Y'}: id must be lower-case"),
+        ({**CATALOG, "chapters": ["one"]}, "chapter 'one': id must be lower-case letters, digits and '-'"),
+        (
+            {**CATALOG, "chapters": [{"id": "x", "products": ["cap"]}]},
+            "chapter x: product id None must be lower-case letters, digits and '-'",
+        ),
+        (with_product(0, id="c" * 49, price=1), f"chapter chapter-i: product id '{'c' * 49}' must be lower-case"),
+        (with_product(0, id="cap", price=1, sizes=["S" * 13]), "product cap: sizes must be distinct short labels"),
+        (with_product(0, id="cap", price=1, sizes=["M/L"]), "product cap: sizes must be distinct short labels"),
         ([], "the catalog must be an object with currency and chapters"),
     ],
 )
@@ -523,7 +531,7 @@ def test_a_catalog_reads_names_sizes_limits_and_refuses_twin_chapters(tmp_path):
     data["chapters"][1]["id"] = "two"
     path.write_text(json.dumps(data))
     catalog = Catalog.load(path)
-    assert catalog.limits == {"cap": 2}
+    assert catalog.currency == "eur" and catalog.limits == {"cap": 2}
     assert [c.name for c in catalog.chapters] == ["one", "Again"]
     assert catalog.product("cap").name == "cap" and catalog.product("cap").sizes == ("S", "M")
     assert catalog.items["hat/OS"].chapter == "two" and catalog.items["cap/M"].price == 2500
@@ -1194,3 +1202,21 @@ def test_an_email_search_shows_the_latest_fifty_orders(app, deliver, owner_clien
     page = owner_client.get("/owner/orders", query_string={"q": "many@example.com"}).get_data(as_text=True)
     shown = set(re.findall(r'href="/owner/orders/(ord_[A-Za-z0-9_-]+)"', page))
     assert len(shown) == 50 and ids[0] not in shown and ids[-1] in shown
+
+
+def test_the_longest_ids_and_sizes_a_catalog_takes(tmp_path):
+    data = {
+        "currency": "eur",
+        "chapters": [{"id": "d" * 48, "products": [{"id": "c" * 48, "price": 0, "sizes": ["S" * 12, "1.5-x"]}]}],
+    }
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(data))
+    catalog = Catalog.load(path)
+    assert sorted(catalog.items) == [f"{'c' * 48}/1.5-x", f"{'c' * 48}/{'S' * 12}"]
+    assert catalog.product("c" * 48).image == "" and catalog.product("c" * 48).description == ""
+    assert catalog.product("nope") is None and catalog.product("c" * 48).limit is None
+
+
+def test_a_cart_line_naming_no_sku_is_refused(app, stub):
+    refused = app.test_client().post(CHECKOUT, json={"items": [{"sku": 5, "quantity": 1}]})
+    assert refused.get_json()["error"] == "item 1: unknown sku 5; reload the shop to see what is on sale"
