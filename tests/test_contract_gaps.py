@@ -1220,3 +1220,36 @@ def test_the_longest_ids_and_sizes_a_catalog_takes(tmp_path):
 def test_a_cart_line_naming_no_sku_is_refused(app, stub):
     refused = app.test_client().post(CHECKOUT, json={"items": [{"sku": 5, "quantity": 1}]})
     assert refused.get_json()["error"] == "item 1: unknown sku 5; reload the shop to see what is on sale"
+
+
+def test_restocking_too_much_of_two_sizes_names_both(app, deliver, owner_client):
+    session = checkout_session(items="balm-tee/M*2, balm-tee/L")
+    order_id = deliver(event("checkout.session.completed", session)).get_json()["order_id"]
+    charge = fixture("charge")
+    charge.update(payment_intent=session["payment_intent"], amount=13500, amount_refunded=13500)
+    deliver(event("charge.refunded", charge))
+    response = post(owner_client, f"/owner/orders/{order_id}/restock", **{"qty:balm-tee/M": "3", "qty:balm-tee/L": "2"})
+    assert flashed(owner_client, response) == (
+        "more units than the order sold and has not restocked yet "
+        "(balm-tee/M: 2 left to restock, balm-tee/L: 1 left to restock)"
+    )
+
+
+def test_the_order_api_says_what_an_order_id_and_a_status_are(app):
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
+    missing = client.get("/api/owner/orders/ord_nobody", headers=headers)
+    assert (missing.status_code, missing.get_json()) == (404, {"error": "no order 'ord_nobody'"})
+    malformed = client.get("/api/owner/orders/ord.x", headers=headers)
+    assert (malformed.status_code, malformed.get_json()) == (
+        404,
+        {"error": "no order 'ord.x': order ids are letters, digits, '_' and '-'"},
+    )
+    unknown = client.get("/api/owner/orders?status=lost", headers=headers)
+    assert (unknown.status_code, unknown.get_json()) == (
+        400,
+        {
+            "error": "unknown status 'lost'; use one of: pending, awaiting_payment, paid, shipped, delivered, "
+            "payment_failed, expired, refunded, partially_refunded, needs_review"
+        },
+    )
