@@ -369,7 +369,7 @@ def test_the_cancel_page_says_whether_the_sizes_went_back_on_sale(app, stub):
     again = client.get(f"/checkout/cancel?order_id={started['order_id']}").get_data(as_text=True)
     assert "back on sale" not in again and "This checkout is expired; there is nothing more to cancel." in again
     missing = client.get("/checkout/cancel?order_id=ord_nobody")
-    assert missing.status_code == 404 and "no checkout" in missing.get_data(as_text=True)
+    assert missing.status_code == 404 and "<p>no checkout &#39;ord_nobody&#39;</p>" in missing.get_data(as_text=True)
 
 
 def test_the_cancel_page_leaves_a_session_paid_meanwhile_alone(app, stub):
@@ -1253,3 +1253,73 @@ def test_the_order_api_says_what_an_order_id_and_a_status_are(app):
             "payment_failed, expired, refunded, partially_refunded, needs_review"
         },
     )
+
+
+def test_a_store_fault_after_stripe_opened_the_session_is_recorded_on_the_order(app, stub, monkeypatch):
+    from tests.test_checkout_faults import fail_at_attach
+
+    shop = app.extensions["shop"]
+    fail_at_attach(shop, monkeypatch)
+    failed = app.test_client().post(CHECKOUT, json=one("balm-tee/M", 2))
+    monkeypatch.undo()
+    assert failed.status_code == 503
+    (session,) = stub.sessions.values()
+    order = api_order(app.test_client(), session["metadata"]["order_id"])
+    last = order["history"][-1]
+    assert (order["status"], last["actor"]) == ("expired", "system")
+    assert last["note"].startswith("the store failed before the session was saved: ") and len(last["note"]) <= 300
+    assert shop.inventory.availability(["balm-tee/M"])["balm-tee/M"] == 5
+
+
+# -- the edges of what a signed event may say -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "counts"),
+    [("succeeded", True), ("pending", True), ("requires_action", True), ("failed", False), ("canceled", False)],
+)
+def test_a_refund_counts_once_stripe_has_it_on_its_way(app, deliver, status, counts):
+    session = checkout_session(items="balm-tee/M*2")
+    order_id = deliver(event("checkout.session.completed", session)).get_json()["order_id"]
+    refund = fixture("refund")
+    refund.update(id="re_test_edge", payment_intent=session["payment_intent"], amount=3000, status=status)
+    deliver(event("refund.created", refund))
+    order = api_order(app.test_client(), order_id)
+    assert (order["status"], order["amount_refunded"]) == (("partially_refunded", 3000) if counts else ("paid", 0))
+
+
+def test_a_charge_refunded_reads_the_amount_refunded(app, deliver):
+    session = checkout_session(items="balm-tee/M*2")
+    order_id = deliver(event("checkout.session.completed", session)).get_json()["order_id"]
+    charge = fixture("charge")
+    charge.update(payment_intent=session["payment_intent"], amount=9000, amount_refunded=2500)
+    assert deliver(event("charge.refunded", charge)).get_json()["order_status"] == "partially_refunded"
+    assert api_order(app.test_client(), order_id)["amount_refunded"] == 2500
+
+
+def test_amounts_from_zero_to_the_largest_a_payment_has(app, deliver):
+    _, _, free = completed_order(app, deliver, amount_subtotal=0, amount_total=0)
+    assert (free["amount_subtotal"], free["amount_total"]) == (0, 0)
+    assert "amount_mismatch" in free["flags"]  # the catalog asks 4500
+    _, _, huge = completed_order(app, deliver, amount_subtotal=10**12 - 1, amount_total=10**12)
+    assert huge["amount_subtotal"] == 10**12 - 1
+    assert huge["amount_total"] == huge["amount_expected"] == 4500  # no payment is that large: not read
+
+
+def test_session_ids_up_to_255_characters_are_read(app, deliver):
+    longest = "cs_test_" + "a" * 247
+    _, answer, order = completed_order(app, deliver, id=longest)
+    assert answer["status"] == "applied" and order["stripe"]["session_id"] == longest
+    for bad in (longest + "a", "cs test"):
+        session = checkout_session(items="balm-tee/M", session_id=bad)
+        assert deliver(event("checkout.session.completed", session)).get_json()["status"] == "ignored"
+
+
+def test_metadata_items_of_exactly_500_characters_and_12_digit_quantities(app, deliver):
+    text = ",".join(["balm-tee/M*1"] * 38) + " " * 7
+    assert len(text) == 500
+    answer = deliver(event("checkout.session.completed", checkout_session(items=text))).get_json()
+    order = api_order(app.test_client(), answer["order_id"])
+    assert [(i["sku"], i["quantity"]) for i in order["items"]] == [("balm-tee/M", 38)]
+    padded = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M*000000000002")))
+    assert api_order(app.test_client(), padded.get_json()["order_id"])["items"][0]["quantity"] == 2
