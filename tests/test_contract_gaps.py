@@ -838,6 +838,10 @@ def test_the_csv_export_pages_through_every_order_of_a_status(app, owner_client,
     shipped = owner_client.get("/owner/orders.csv?status=shipped").get_data(as_text=True).strip().splitlines()
     assert len(shipped) == 1 + 210 and all(",shipped," in row for row in shipped[1:])
     assert len({row.split(",")[0] for row in shipped[1:]}) == 210
+    # these records carry no amount_expected (as orders stored before it existed): it is read off their items
+    assert all(row.split(",")[6:9] == ["4500", "eur", "4500"] for row in shipped[1:])
+    older = api_order(app.test_client(), "ord_bench000000010")
+    assert (older["amount_expected"], older["amount_total"], older["amount_subtotal"]) == (4500, 4500, None)
 
 
 def test_the_attention_list_pages_to_older_flagged_orders(app, deliver, owner_client):
