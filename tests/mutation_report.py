@@ -48,7 +48,9 @@ def main() -> int:
         stale -= set(codes)
         unexplained += [name for name in survivors if name not in listed]
         total.update(killed=killed, survived=len(survivors), equivalent=len(equivalent), unchecked=unchecked)
-        print(row(module, killed, len(survivors), len(equivalent)) + (f"  ({unchecked} not checked)" if unchecked else ""))
+        print(
+            row(module, killed, len(survivors), len(equivalent)) + (f"  ({unchecked} not checked)" if unchecked else "")
+        )
     print(row("all five", total["killed"], total["survived"], total["equivalent"]))
     if total["unchecked"]:
         print(f"{total['unchecked']} mutants were not checked (interrupted, skipped or suspicious): run again")
