@@ -1272,6 +1272,9 @@ def test_a_store_fault_after_stripe_opened_the_session_is_recorded_on_the_order(
     last = order["history"][-1]
     assert (order["status"], last["actor"]) == ("expired", "system")
     assert last["note"].startswith("the store failed before the session was saved: ") and len(last["note"]) <= 300
+    import time
+
+    assert abs(_epoch(last["at"]) - time.time()) < 3600
     assert shop.inventory.availability(["balm-tee/M"])["balm-tee/M"] == 5
 
 
