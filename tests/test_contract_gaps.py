@@ -1330,3 +1330,24 @@ def test_metadata_items_of_exactly_500_characters_and_12_digit_quantities(app, d
     assert [(i["sku"], i["quantity"]) for i in order["items"]] == [("balm-tee/M", 38)]
     padded = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M*000000000002")))
     assert api_order(app.test_client(), padded.get_json()["order_id"])["items"][0]["quantity"] == 2
+
+
+def test_the_cart_limits_sit_exactly_at_ten_of_a_size_and_fifty_lines(app, stub):
+    client = app.test_client()
+    ten = client.post(CHECKOUT, json=one("balm-tee/M", 10))
+    assert ten.status_code == 409 and ten.get_json()["skus"] == [{"sku": "balm-tee/M", "requested": 10, "available": 5}]
+    six_and_four = client.post(
+        CHECKOUT, json={"items": [{"sku": "balm-tee/M", "quantity": 6}, {"sku": "balm-tee/M", "quantity": 4}]}
+    )
+    assert six_and_four.status_code == 409 and six_and_four.get_json()["skus"][0]["requested"] == 10
+    fifty = client.post(CHECKOUT, json={"items": [{"sku": "balm-tee/M", "quantity": 1}] * 50})
+    assert fifty.get_json()["error"] == "balm-tee/M: at most 10 of one size per order"
+
+
+def test_short_stock_names_every_short_size(app, stub):
+    short = app.test_client().post(
+        CHECKOUT, json={"items": [{"sku": "balm-tee/L", "quantity": 3}, {"sku": "harbour-shirt/S", "quantity": 1}]}
+    )
+    assert short.get_json()["error"] == (
+        "not enough stock for: balm-tee/L (2 left), harbour-shirt/S (0 left); change the cart and try again"
+    )
