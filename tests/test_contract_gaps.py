@@ -1351,3 +1351,41 @@ def test_short_stock_names_every_short_size(app, stub):
     assert short.get_json()["error"] == (
         "not enough stock for: balm-tee/L (2 left), harbour-shirt/S (0 left); change the cart and try again"
     )
+
+
+def test_an_email_is_sent_to_stripe_only_when_given_and_up_to_254_characters(app, stub):
+    client = app.test_client()
+    assert client.post(CHECKOUT, json=one()).status_code == 201
+    assert "customer_email" not in stub.requests[-1][2]
+    longest = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".com"
+    assert len(longest) == 254
+    started = client.post(CHECKOUT, json=one(email=longest))
+    assert started.status_code == 201, started.get_json()
+    assert stub.requests[-1][2]["customer_email"] == longest
+
+
+def test_a_key_stripe_refused_can_be_used_again(app, stub):
+    client = app.test_client()
+    headers = {"Idempotency-Key": "cart-again"}
+    stub.fail_with = "500"
+    assert client.post(CHECKOUT, json=one(), headers=headers).status_code == 502
+    stub.fail_with = None
+    retry = client.post(CHECKOUT, json=one(), headers=headers)
+    assert retry.status_code == 201, retry.get_json()
+
+
+def test_without_a_shopper_cookie_a_key_belongs_to_the_address(make_app, stub):
+    app = make_app(
+        STRIPE_SECRET_KEY="sk_test_stand_in",
+        STRIPE_API_BASE=stub.base,
+        PUBLIC_URL="http://127.0.0.1:5000",
+        TRUSTED_PROXY_HOPS="1",
+    )
+    app.extensions["shop"].inventory.initialize("chapter-i", {"balm-tee/M": 5})
+    key = {"Idempotency-Key": "same-key"}
+    here = app.test_client().post(CHECKOUT, json=one(), headers={**key, "X-Forwarded-For": "203.0.113.7"})
+    there = app.test_client().post(CHECKOUT, json=one(), headers={**key, "X-Forwarded-For": "198.51.100.9"})
+    again = app.test_client().post(CHECKOUT, json=one(), headers={**key, "X-Forwarded-For": "203.0.113.7"})
+    assert here.status_code == there.status_code == 201
+    assert here.get_json()["order_id"] != there.get_json()["order_id"]
+    assert again.get_json() == here.get_json()
