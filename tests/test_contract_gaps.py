@@ -1389,3 +1389,24 @@ def test_without_a_shopper_cookie_a_key_belongs_to_the_address(make_app, stub):
     assert here.status_code == there.status_code == 201
     assert here.get_json()["order_id"] != there.get_json()["order_id"]
     assert again.get_json() == here.get_json()
+
+
+def test_an_expanded_payment_intent_and_padded_text_are_read(app, deliver):
+    _, _, order = completed_order(
+        app,
+        deliver,
+        payment_intent={"id": "pi_test_expanded", "object": "payment_intent"},
+        customer_details={"email": None, "name": "  Ada Lovelace  "},
+        customer_email=" ada@example.com ",
+    )
+    assert order["stripe"]["payment_intent"] == "pi_test_expanded"
+    assert order["customer"] == {"email": "ada@example.com", "name": "Ada Lovelace"}
+
+
+def test_a_line_items_price_metadata_wins_over_its_product_metadata(app, deliver, stub):
+    lines = [
+        line_item(1, price_metadata={"sku": "balm-tee/M"}, product={"id": "p1", "metadata": {"sku": "balm-tee/L"}}),
+        line_item(1, price_metadata={"product": 5}, product={"id": "p2", "metadata": {"product": "tide-tote"}}),
+    ]
+    _, order = paid_with_line_items(stub, deliver, app, lines)
+    assert [(i["sku"], i["quantity"]) for i in order["items"]] == [("balm-tee/M", 1), ("tide-tote/OS", 1)]
