@@ -117,7 +117,8 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class StripeStub:
-    """The stand-in server. ``fail_with`` makes the next calls fail: 500 or "hang"."""
+    """The stand-in server. ``fail_with`` makes the next calls fail: "500", "500-create" (only creating a
+    Checkout Session) or "hang"."""
 
     def __init__(self):
         self.schema = request_schema()
@@ -231,7 +232,9 @@ class StripeStub:
         self.idempotency_keys.append(request.headers.get("Idempotency-Key"))
         if not request.headers.get("Authorization", "").startswith("Bearer sk_"):
             return self._error(401, "Invalid API Key provided")(environ, start_response)
-        if self.fail_with == "500":
+        if self.fail_with == "500" or (
+            self.fail_with == "500-create" and request.method == "POST" and request.path == "/v1/checkout/sessions"
+        ):
             return self._json({"error": {"type": "api_error", "message": "stand-in told to fail"}}, 500)(
                 environ, start_response
             )

@@ -992,6 +992,24 @@ def test_a_checkout_stripe_refuses_is_expired_saying_why(app, stub):
         "Stripe did not start the checkout: Stripe could not start the checkout: stand-in told to fail",
     )
     assert app.extensions["shop"].inventory.availability(["balm-tee/M"])["balm-tee/M"] == 5
+    import time
+
+    assert abs(_epoch(last["at"]) - time.time()) < 3600
+
+
+def test_a_new_checkout_stripe_refuses_still_ends_the_shoppers_earlier_one(app, stub):
+    browser = shopper(app)
+    first = browser.post(CHECKOUT, json=one("balm-tee/M", 2)).get_json()
+    stub.fail_with = "500-create"
+    assert browser.post(CHECKOUT, json=one("balm-tee/L", 1)).status_code == 502
+    stub.fail_with = None
+    assert stub.sessions[first["session_id"]]["status"] == "expired"  # its holds went with the new attempt
+    earlier = api_order(browser, first["order_id"])
+    assert earlier["status"] == "expired" and earlier["history"][-1]["note"].startswith("replaced by checkout ord_")
+    assert app.extensions["shop"].inventory.availability(["balm-tee/M", "balm-tee/L"]) == {
+        "balm-tee/M": 5,
+        "balm-tee/L": 2,
+    }
 
 
 def test_a_checkout_without_a_stripe_key_is_closed_for_the_shopper(make_app, stub):
