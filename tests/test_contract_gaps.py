@@ -1428,3 +1428,17 @@ def test_a_line_items_price_metadata_wins_over_its_product_metadata(app, deliver
     ]
     _, order = paid_with_line_items(stub, deliver, app, lines)
     assert [(i["sku"], i["quantity"]) for i in order["items"]] == [("balm-tee/M", 1), ("tide-tote/OS", 1)]
+
+
+def test_a_new_checkout_the_store_could_not_save_still_ends_the_shoppers_earlier_one(app, stub, monkeypatch):
+    from tests.test_checkout_faults import fail_at_attach
+
+    browser = shopper(app)
+    first = browser.post(CHECKOUT, json=one("balm-tee/M", 2)).get_json()
+    fail_at_attach(app.extensions["shop"], monkeypatch)
+    assert browser.post(CHECKOUT, json=one("balm-tee/L", 1)).status_code == 503
+    monkeypatch.undo()
+    assert stub.sessions[first["session_id"]]["status"] == "expired"
+    earlier = api_order(browser, first["order_id"])
+    assert earlier["status"] == "expired" and earlier["history"][-1]["note"].startswith("replaced by checkout ord_")
+    assert earlier["history"][-1]["note"] != f"replaced by checkout {first['order_id']}"
