@@ -1442,3 +1442,47 @@ def test_a_new_checkout_the_store_could_not_save_still_ends_the_shoppers_earlier
     earlier = api_order(browser, first["order_id"])
     assert earlier["status"] == "expired" and earlier["history"][-1]["note"].startswith("replaced by checkout ord_")
     assert earlier["history"][-1]["note"] != f"replaced by checkout {first['order_id']}"
+
+
+def test_refund_events_without_an_amount_refund_nothing(app, deliver):
+    session = checkout_session(items="balm-tee/M*2")
+    order_id = deliver(event("checkout.session.completed", session)).get_json()["order_id"]
+    charge = fixture("charge")
+    charge.update(payment_intent=session["payment_intent"], amount=9000)
+    charge.pop("amount_refunded", None)
+    deliver(event("charge.refunded", charge))
+    assert api_order(app.test_client(), order_id)["amount_refunded"] == 0
+    refund = fixture("refund")
+    refund.update(id="re_test_noamount", payment_intent=session["payment_intent"], status="succeeded")
+    refund.pop("amount", None)
+    deliver(event("refund.created", refund))
+    assert api_order(app.test_client(), order_id)["amount_refunded"] == 0
+
+
+def test_line_item_quantities_that_are_not_whole_numbers_go_to_review(app, deliver, stub):
+    lines = [
+        line_item(True, price_metadata={"sku": "balm-tee/M"}, description="Flag"),
+        line_item("2", price_metadata={"sku": "balm-tee/M"}, description="Text"),
+    ]
+    _, order = paid_with_line_items(stub, deliver, app, lines)
+    assert order["review_reason"] == (
+        "metadata.items is missing; line item 'Flag' (balm-tee/M) has quantity True, not 1 to 999; "
+        "line item 'Text' (balm-tee/M) has quantity '2', not 1 to 999"
+    )
+
+
+def test_five_bad_line_items_are_all_listed_and_a_sixth_is_counted(app, deliver, stub):
+    _, five = paid_with_line_items(stub, deliver, app, [line_item(1, description=f"Box {n}") for n in range(1, 6)])
+    assert five["review_reason"].endswith("line item 'Box 5' carries no sku (price or product metadata)")
+    _, six = paid_with_line_items(stub, deliver, app, [line_item(1, description=f"Box {n}") for n in range(1, 7)])
+    assert six["review_reason"].endswith("line item 'Box 5' carries no sku (price or product metadata); and 1 more")
+
+
+def test_a_quoted_sku_of_sixty_characters_is_whole_and_half_a_character_is_marked(make_app, deliver_to):
+    client = make_app().test_client()
+    for text, quoted in (("q" * 60, "q" * 60), ("bad\ud83d/M", "bad?/M")):
+        session = checkout_session(items="balm-tee/M", amount_subtotal=9000)
+        session["metadata"]["items"] = text
+        answer = deliver_to(client, event("checkout.session.completed", session)).get_json()
+        reason = api_order(client, answer["order_id"])["review_reason"]
+        assert reason == f"metadata.items '{quoted}': unknown SKU '{quoted}' (not in the catalog); {NO_KEY}"
