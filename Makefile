@@ -40,7 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 # Mutation testing of the five modules whose behaviour the fast tests pin down (setup.cfg [mutmut]), on
-# demand, never in CI: about 2,500 mutants, one module at a time on two processes (MUTATE_MODULES=config
+# demand, never in CI: about 2,400 mutants, one module at a time on two processes (MUTATE_MODULES=config
 # for one). Prints the score per module and the survivors not listed in tests/mutation-equivalents.txt.
 MUTATE_MODULES ?= stripe_events checkout catalog orders config
 mutate: $(STAMP)
