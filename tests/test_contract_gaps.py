@@ -1486,3 +1486,24 @@ def test_a_quoted_sku_of_sixty_characters_is_whole_and_half_a_character_is_marke
         answer = deliver_to(client, event("checkout.session.completed", session)).get_json()
         reason = api_order(client, answer["order_id"])["review_reason"]
         assert reason == f"metadata.items '{quoted}': unknown SKU '{quoted}' (not in the catalog); {NO_KEY}"
+
+
+def test_the_order_id_in_the_metadata_wins_and_a_reused_reference_gets_an_id_of_its_own(app, deliver):
+    import hashlib
+
+    session = checkout_session(items="balm-tee/M", client_reference_id="ord_ref1")
+    session["metadata"]["order_id"] = "ord_meta1"
+    assert deliver(event("checkout.session.completed", session)).get_json()["order_id"] == "ord_meta1"
+    first = checkout_session(items="balm-tee/M", client_reference_id="ord_shared1")
+    assert deliver(event("checkout.session.completed", first)).get_json()["order_id"] == "ord_shared1"
+    second = checkout_session(items="balm-tee/M", client_reference_id="ord_shared1")  # another session, same ref
+    answer = deliver(event("checkout.session.completed", second)).get_json()
+    assert answer["status"] == "applied"
+    assert answer["order_id"] == "ord_s" + hashlib.sha256(second["id"].encode()).hexdigest()[:24]
+
+
+def test_the_charged_currency_is_three_lower_case_letters_or_the_shops(app, deliver):
+    _, _, long = completed_order(app, deliver, currency="EURO")
+    assert long["currency"] == "eur" and "currency_mismatch" not in long["flags"]
+    _, answer, missing = completed_order(app, deliver, currency=None)
+    assert answer["status"] == "applied" and missing["currency"] == "eur"
