@@ -651,6 +651,7 @@ def test_settings_read_their_values_and_defaults():
         ("charge.dispute.created", {"payment_intent": "pi_x", "amount": 100}, "the dispute names no payment intent"),
         ("charge.dispute.created", {"id": "du_1", "amount": 100}, "the dispute names no payment intent"),
         ("checkout.session.completed", {"object": "checkout.session"}, "the event has no session id"),
+        ("customer.created", {"id": "cus_1", "object": "customer"}, "event type not handled"),
     ],
 )
 def test_an_event_naming_no_payment_is_ignored_saying_why(app, deliver, redis_client, caplog, event_type, obj, reason):
@@ -1507,3 +1508,12 @@ def test_the_charged_currency_is_three_lower_case_letters_or_the_shops(app, deli
     assert long["currency"] == "eur" and "currency_mismatch" not in long["flags"]
     _, answer, missing = completed_order(app, deliver, currency=None)
     assert answer["status"] == "applied" and missing["currency"] == "eur"
+
+
+def test_stripe_ids_with_capital_letters_are_read(app, deliver):
+    _, _, order = completed_order(app, deliver, payment_intent="pi_3PgAbCDEfgH", id="cs_test_AbC123")
+    assert order["stripe"] == {
+        "session_id": "cs_test_AbC123",
+        "payment_intent": "pi_3PgAbCDEfgH",
+        "event_ids": order["stripe"]["event_ids"],
+    }
