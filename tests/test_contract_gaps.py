@@ -1138,6 +1138,11 @@ NO_KEY = "the line items could not be read from Stripe because STRIPE_SECRET_KEY
         ),
         ("balm-tee/M*0", "metadata.items 'balm-tee/M*0': balm-tee/M: quantity 0 is not a whole number from 1 to 999"),
         (
+            "balm-tee/M*0,nope/S",
+            "metadata.items 'balm-tee/M*0,nope/S': unknown SKU 'nope/S' (not in the catalog); "
+            "balm-tee/M: quantity 0 is not a whole number from 1 to 999",
+        ),
+        (
             "balm-tee/M*600, balm-tee/M*600",
             "metadata.items 'balm-tee/M*600, balm-tee/M*600': balm-tee/M: 1200 units in all, more than 999",
         ),
