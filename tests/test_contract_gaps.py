@@ -1248,6 +1248,11 @@ def test_the_longest_ids_and_sizes_a_catalog_takes(tmp_path):
 def test_a_cart_line_naming_no_sku_is_refused(app, stub):
     refused = app.test_client().post(CHECKOUT, json={"items": [{"sku": 5, "quantity": 1}]})
     assert refused.get_json()["error"] == "item 1: unknown sku 5; reload the shop to see what is on sale"
+    listed = app.test_client().post(CHECKOUT, json={"items": [{"sku": ["balm-tee/M"], "quantity": 1}]})
+    assert (listed.status_code, listed.get_json()["error"]) == (
+        400,
+        "item 1: unknown sku ['balm-tee/M']; reload the shop to see what is on sale",
+    )
 
 
 def test_restocking_too_much_of_two_sizes_names_both(app, deliver, owner_client):
