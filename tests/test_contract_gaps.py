@@ -1527,3 +1527,9 @@ def test_stripe_ids_with_capital_letters_are_read(app, deliver):
         "payment_intent": "pi_3PgAbCDEfgH",
         "event_ids": order["stripe"]["event_ids"],
     }
+
+
+def test_a_product_page_shows_the_catalogs_image_and_description(app):
+    page = app.test_client().get("/products/balm-tee").get_data(as_text=True)
+    assert "/static/img/balm-tee.svg" in page
+    assert "Heavy organic cotton tee, garment-dyed in balm green." in page
