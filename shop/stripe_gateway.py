@@ -70,6 +70,8 @@ class StripeGateway:
 
     def create_refund(self, payment_intent: str, amount: int | None, metadata: dict, idempotency_key: str) -> dict:
         """Refund a payment, all of it (``amount`` None) or part; the key makes a repeated click one refund."""
+        import stripe
+
         params = {"payment_intent": payment_intent, "metadata": metadata}
         if amount is not None:
             params["amount"] = amount

@@ -1534,3 +1534,18 @@ def test_a_product_page_shows_the_catalogs_image_and_description(app):
     page = app.test_client().get("/products/balm-tee").get_data(as_text=True)
     assert "/static/img/balm-tee.svg" in page
     assert "Heavy organic cotton tee, garment-dyed in balm green." in page
+
+
+def test_a_refund_stripe_refuses_is_refused_saying_so(app, deliver):
+    session = checkout_session(items="balm-tee/M")  # paid through a link: the stand-in never saw its payment
+    order_id = deliver(event("checkout.session.completed", session)).get_json()["order_id"]
+    refused = app.test_client().post(
+        f"/api/owner/orders/{order_id}/refund", json={}, headers={"Authorization": f"Bearer {OWNER_PASSWORD}"}
+    )
+    assert (refused.status_code, refused.get_json()) == (
+        409,
+        {
+            "error": f"Stripe refused the refund: No such payment_intent: '{session['payment_intent']}'; "
+            "nothing was refunded"
+        },
+    )
