@@ -428,7 +428,10 @@ def test_app_env_production_asks_for_a_secret_key_and_a_public_url():
     assert str(missing_secret.value).startswith("SECRET_KEY is required in production")
     with pytest.raises(ConfigError) as missing_url:
         create_app({"APP_ENV": "production", "SECRET_KEY": "s" * 64}, environ={})
-    assert str(missing_url.value).startswith("PUBLIC_URL is required in production")
+    assert str(missing_url.value) == (
+        "PUBLIC_URL is required in production: set it to the shop's public address such as "
+        "https://shop.example.com (Stripe sends shoppers back there; it is never taken from the request)"
+    )
     settings = shop_config.load(
         {"APP_ENV": "production", "SECRET_KEY": "s" * 64, "PUBLIC_URL": "https://shop.example/"}
     )
@@ -548,7 +551,10 @@ def test_a_catalog_reads_names_sizes_limits_and_refuses_twin_chapters(tmp_path):
         ({"STRIPE_SECRET_KEY": "pk_test_1"}, "STRIPE_SECRET_KEY must be a secret or restricted key"),
         ({"STRIPE_API_BASE": "ftp://x"}, "STRIPE_API_BASE must be an http(s):// address"),
         ({"PUBLIC_URL": "shop.example"}, "PUBLIC_URL must be the shop's address such as https://shop.example.com"),
-        ({"SHIPPING_COUNTRIES": "DE, FRA, 12"}, "SHIPPING_COUNTRIES must be two-letter ISO codes"),
+        (
+            {"SHIPPING_COUNTRIES": "DE, FRA, 12"},
+            "SHIPPING_COUNTRIES must be two-letter ISO codes separated by commas; not codes: FRA, 12",
+        ),
         ({"ALERT_WEBHOOK_URL": "slack"}, "ALERT_WEBHOOK_URL must be an http(s):// address"),
         ({"REDIS_URL": "http://x"}, "REDIS_URL must start with redis:// or rediss://, got 'http'://..."),
         ({"KV_URL": "mysql://x"}, "KV_URL must start with redis:// or rediss://"),
@@ -639,6 +645,9 @@ def test_settings_read_their_values_and_defaults():
     assert shop_config.load({"STRIPE_WEBHOOK_SECRET": "whsec_one,whsec_two"}).warnings == ()
     assert shop_config.load({"REDIS_URL": "unix:///run/redis.sock"}).store.url == "unix:///run/redis.sock"
     assert shop_config.load({"STRIPE_API_BASE": "http://127.0.0.1:1/"}).stripe_api_base == "http://127.0.0.1:1/"
+    assert shop_config.load({"STRIPE_API_BASE": "https://api.stripe.com"}).stripe_api_base == "https://api.stripe.com"
+    assert shop_config.load({"ALERT_WEBHOOK_URL": "http://hooks.local/x"}).alert_webhook_url == "http://hooks.local/x"
+    assert shop_config.load({"PUBLIC_URL": "https://shop.example/X/"}).public_url == "https://shop.example/X"
 
 
 # -- events that name nothing the shop can act on ---------------------------------------------------------------
