@@ -32,7 +32,25 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 def request_schema(index: int = 0) -> dict:
-    return json.loads(SCHEMA_PATHS[index].read_text())
+    return closed(json.loads(SCHEMA_PATHS[index].read_text()))
+
+
+def closed(schema):
+    """The schema as Stripe's server applies it: a parameter object takes only the keys it names.
+
+    The published request schemas leave ``additionalProperties`` out of most parameter objects, which JSON
+    Schema reads as "anything else is allowed"; Stripe answers an unknown key with 400 "Received unknown
+    parameter". An object that names its properties and says nothing about others is closed here; an
+    object that declares ``additionalProperties`` (metadata) keeps what it says.
+    """
+    if isinstance(schema, list):
+        return [closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: closed(v) for k, v in schema.items()}
+    if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
 
 
 def decode_form(pairs: list[tuple[str, str]]) -> dict:
@@ -99,7 +117,8 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class StripeStub:
-    """The stand-in server. ``fail_with`` makes the next calls fail: 500 or "hang"."""
+    """The stand-in server. ``fail_with`` makes the next calls fail: "500", "500-create" (only creating a
+    Checkout Session) or "hang"."""
 
     def __init__(self):
         self.schema = request_schema()
@@ -109,6 +128,7 @@ class StripeStub:
         self.sessions: dict[str, dict] = {}
         self.line_items: dict[str, list] = {}
         self.requests: list[tuple[str, str, dict]] = []
+        self.idempotency_keys: list[str | None] = []  # the Idempotency-Key of each request, in order
         self.events: list[dict] = []  # events "sent" (delivered or not), newest last
         self.undelivered: set[str] = set()
         self.endpoints: list[dict] = []
@@ -138,6 +158,7 @@ class StripeStub:
         self.undelivered.clear()
         self.endpoints.clear()
         self.requests.clear()
+        self.idempotency_keys.clear()
         self.schema_errors.clear()
         self.fail_with = None
 
@@ -208,9 +229,12 @@ class StripeStub:
             html = f"<!doctype html><title>Pay</title><h1>Stripe Checkout stand-in</h1><p>{request.path[5:]}</p>"
             return Response(html, content_type="text/html")(environ, start_response)
         self.requests.append((request.method, request.path, decode_form(pairs)))
+        self.idempotency_keys.append(request.headers.get("Idempotency-Key"))
         if not request.headers.get("Authorization", "").startswith("Bearer sk_"):
             return self._error(401, "Invalid API Key provided")(environ, start_response)
-        if self.fail_with == "500":
+        if self.fail_with == "500" or (
+            self.fail_with == "500-create" and request.method == "POST" and request.path == "/v1/checkout/sessions"
+        ):
             return self._json({"error": {"type": "api_error", "message": "stand-in told to fail"}}, 500)(
                 environ, start_response
             )

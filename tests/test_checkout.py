@@ -69,32 +69,47 @@ def test_checkout_holds_stock_and_creates_a_valid_session(client, shop, stub):
     assert "GB" in params["shipping_address_collection"]["allowed_countries"]
 
 
+QTY = "item 1 (balm-tee/M): quantity must be a whole number from 1 to 10"
+SHAPE = 'send {"items": [{"sku": "balm-tee/M", "quantity": 1}]}'
+
+
 @pytest.mark.parametrize(
-    "body",
+    ("body", "message"),
     [
-        {"items": []},
-        {"items": [{"sku": "nope/M", "quantity": 1}]},
-        {"items": [{"sku": "balm-tee/M", "quantity": 0}]},
-        {"items": [{"sku": "balm-tee/M", "quantity": 11}]},
-        {"items": [{"sku": "balm-tee/M", "quantity": "2"}]},
-        {"items": [{"sku": "balm-tee/M", "quantity": True}]},
-        {"items": "balm-tee/M"},
-        [],
-        {"cart": []},
-        {"items": [{"sku": "balm-tee/M", "quantity": 6}, {"sku": "balm-tee/M", "quantity": 5}]},
+        ({"items": []}, "the cart is empty: add at least one item"),
+        (
+            {"items": [{"sku": "nope/M", "quantity": 1}]},
+            "item 1: unknown sku 'nope/M'; reload the shop to see what is on sale",
+        ),
+        ({"items": [{"sku": "balm-tee/M", "quantity": 0}]}, QTY),
+        ({"items": [{"sku": "balm-tee/M", "quantity": 11}]}, QTY),
+        ({"items": [{"sku": "balm-tee/M", "quantity": "2"}]}, QTY),
+        ({"items": [{"sku": "balm-tee/M", "quantity": True}]}, QTY),
+        ({"items": "balm-tee/M"}, SHAPE),
+        ([], SHAPE),
+        ({"cart": []}, SHAPE),
+        (
+            {"items": [{"sku": "balm-tee/M", "quantity": 6}, {"sku": "balm-tee/M", "quantity": 5}]},
+            "balm-tee/M: at most 10 of one size per order",
+        ),
+        ({"items": ["balm-tee/M"]}, "item 1 must be an object with sku and quantity"),
     ],
 )
-def test_bad_carts_are_400_and_hold_nothing(client, shop, stub, body):
+def test_bad_carts_are_400_and_hold_nothing(client, shop, stub, body, message):
     response = client.post(URL, json=body)
     assert response.status_code == 400
-    assert response.get_json()["error"]
+    assert response.get_json()["error"] == message
     assert avail(shop, "balm-tee/M") == 3
     assert not stub.requests
 
 
 def test_oversized_and_malformed_bodies_are_400(client, stub):
-    assert client.post(URL, data=b"{" * 70000, content_type="application/json").status_code == 400
-    assert client.post(URL, data=b"not json", content_type="application/json").status_code == 400
+    huge = client.post(URL, data=b"{" * 70000, content_type="application/json")
+    assert huge.status_code == 400
+    assert huge.get_json()["error"] == "the cart is too large (over 64 KiB); send only sku and quantity per line"
+    garbled = client.post(URL, data=b"not json", content_type="application/json")
+    assert garbled.status_code == 400
+    assert garbled.get_json()["error"] == 'send the cart as JSON: {"items": [{"sku": "balm-tee/M", "quantity": 1}]}'
     assert not stub.requests
 
 
@@ -195,6 +210,7 @@ def test_cancel_expires_session_and_releases_hold(client, shop, stub):
     started = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 2}]}).get_json()
     page = client.get(f"/checkout/cancel?order_id={started['order_id']}")
     assert page.status_code == 200
+    assert "the sizes you picked are back on sale" in page.get_data(as_text=True)
     assert stub.sessions[started["session_id"]]["status"] == "expired"
     assert avail(shop, "balm-tee/M") == 3
     assert shop.orders.get(started["order_id"])["status"] == "expired"
@@ -216,7 +232,7 @@ def test_webhook_and_success_page_racing_fulfil_once(app, shop, stub):
     client = app.test_client()
     started = client.post(URL, json={"items": [{"sku": "balm-tee/M", "quantity": 2}]}).get_json()
     paid = stub.complete(started["session_id"])
-    answers, barrier = [], threading.Barrier(12)
+    answers, pages, barrier = [], [], threading.Barrier(12)
 
     def webhook():
         body, headers = signed(event("checkout.session.completed", paid))
@@ -225,7 +241,8 @@ def test_webhook_and_success_page_racing_fulfil_once(app, shop, stub):
 
     def success_page():
         barrier.wait(timeout=10)
-        app.test_client().get(f"/checkout/success?session_id={started['session_id']}")
+        page = app.test_client().get(f"/checkout/success?session_id={started['session_id']}")
+        pages.append((page.status_code, started["order_id"] in page.get_data(as_text=True)))
 
     threads = [threading.Thread(target=webhook) for _ in range(6)] + [
         threading.Thread(target=success_page) for _ in range(6)
@@ -240,6 +257,7 @@ def test_webhook_and_success_page_racing_fulfil_once(app, shop, stub):
     assert len(commits) == 1 and commits[0]["delta"] == -2
     assert shop.inventory.snapshot(["chapter-i"])[0]["skus"][1]["on_hand"] == 1
     assert answers.count("applied") <= 1 and len(answers) == 6
+    assert pages == [(200, True)] * 6  # every shopper's page names the order, whoever fulfilled it
 
 
 def test_delayed_payment_keeps_its_hold_past_the_hold_end_until_it_fails(client, shop, stub, deliver_to):

@@ -161,8 +161,13 @@ def test_orders_search_order_page_and_actions(owner_client, shop, deliver):
     order_id = deliver(event("checkout.session.completed", session)).get_json()["order_id"]
     listing = owner_client.get("/owner/orders").get_data(as_text=True)
     assert order_id in listing and "Balm Tee <strong>M</strong> ×2" in listing
+    other = deliver(event("checkout.session.completed", checkout_session(items="tide-tote/OS"))).get_json()["order_id"]
     for query in (order_id, session["id"], "grace@example.com"):
-        assert order_id in owner_client.get("/owner/orders", query_string={"q": query}).get_data(as_text=True)
+        found = owner_client.get("/owner/orders", query_string={"q": query}).get_data(as_text=True)
+        # the result's link, not the search box echoing the query; and only that order
+        assert f'href="/owner/orders/{order_id}"' in found and other not in found
+    nothing = owner_client.get("/owner/orders", query_string={"q": "ord_nobody"}).get_data(as_text=True)
+    assert "No orders here." in nothing and 'href="/owner/orders/ord_' not in nothing
     page = owner_client.get(f"/owner/orders/{order_id}").get_data(as_text=True)
     assert "dashboard.stripe.com/test/checkout/sessions/" + session["id"] in page and "London" in page
     post(owner_client, f"/owner/orders/{order_id}/status", status="shipped", tracking="DHL 42")
