@@ -7,7 +7,6 @@ import io
 
 from flask import Response, flash, g, redirect, render_template, request, stream_with_context, url_for
 
-from api.errors import error_response
 from owner import owner
 from owner.auth import owner_required
 from shop import alerts as shop_alerts
@@ -17,7 +16,7 @@ from shop.errors import BadRequest, ShopError
 from shop.orders import FLAG_HELP, OWNER_TRANSITIONS, STATUSES
 from shop.refunds import new_refund_key
 from shop.releases import owner_words, parse_time
-from shop.web import get_shop
+from shop.web import error_response, get_shop
 
 PAGE_SIZE = 25
 REFUNDABLE = ("paid", "shipped", "delivered", "partially_refunded")

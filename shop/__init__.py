@@ -12,7 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from shop import config as shop_config
 from shop.owner_access import OwnerAccess
-from shop.services import Shop
+from shop.parts import Shop
 from shop.web import add_security_headers, owner_side_open
 
 

@@ -1,16 +1,16 @@
-"""The shop's parts, built once from the settings and shared by the web app and the CLI."""
+"""The shop's parts (class Shop), built once from the settings and shared by the web app and the CLI."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from shop.alert_sender import AlertSender
 from shop.catalog import Catalog
 from shop.checkout import Checkout
 from shop.config import STORE_VARIABLES, Settings
 from shop.fulfillment import Fulfillment
 from shop.inventory import Inventory
-from shop.notify import Notifier
 from shop.orders import Orders
 from shop.refunds import Refunds
 from shop.releases import Releases
@@ -45,7 +45,7 @@ class Shop:
     orders: Orders
     fulfillment: Fulfillment
     checkout: Checkout
-    notifier: Notifier
+    notifier: AlertSender
     shoppers: ShopperCookies
     releases: Releases
     refunds: Refunds
@@ -72,7 +72,7 @@ class Shop:
             orders=Orders(store),
             fulfillment=Fulfillment(store, catalog, gateway),
             checkout=Checkout(store, catalog, gateway, settings),
-            notifier=Notifier(
+            notifier=AlertSender(
                 settings.alert_webhook_url, store, catalog, settings.low_stock_threshold, timeout=alert_timeout
             ),
             # The same fallback key create_app gives Flask in development.
