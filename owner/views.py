@@ -317,9 +317,7 @@ def orders_csv():
 def order(order_id: str):
     shop = get_shop()
     found = shop.orders.get(order_id)
-    live = (shop.store.last_event().get("livemode") == "true") or bool(
-        shop.settings.stripe_secret_key and shop.settings.stripe_secret_key.startswith(("sk_live", "rk_live"))
-    )
+    live = shop.store.last_event().get("livemode") == "true" or shop.settings.key_mode == "live"
     moves = [s for s, sources in OWNER_TRANSITIONS.items() if found["status"] in sources]
     restockable = (
         {

@@ -93,6 +93,19 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     warnings: tuple[str, ...] = field(default=())
 
+    @property
+    def key_mode(self) -> str | None:
+        """``live`` or ``test``: the Stripe mode of STRIPE_SECRET_KEY (None when unset or of no known shape)."""
+        return key_mode(self.stripe_secret_key)
+
+
+def key_mode(secret_key: str | None) -> str | None:
+    """``live`` or ``test`` for a Stripe secret or restricted key; None when unset or of no known shape."""
+    for mode in ("live", "test"):
+        if secret_key and secret_key.startswith((f"sk_{mode}_", f"rk_{mode}_")):
+            return mode
+    return None
+
 
 def _clean(raw: Mapping[str, object], name: str) -> str | None:
     value = raw.get(name)
