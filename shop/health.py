@@ -178,6 +178,24 @@ def _with_facts(check: Callable[[Seen, dict], list[dict]]) -> Callable[[Seen], l
     return run
 
 
+# An ignored event's mode -> (level, what it means, what to do): a live event on a test key loses real orders.
+_MODE_MISMATCH = {
+    "live": (
+        "fail",
+        " Real payments reach a shop running on a test key: their orders are not recorded.",
+        "Point the live endpoint (Stripe Dashboard > Developers > Webhooks, test mode off) at the live shop, "
+        "or give this shop its live key (sk_live_...) and the live endpoint's signing secret; then "
+        "recover the ignored payments: flask reconcile --since 72h --apply",
+    ),
+    "test": (
+        "warn",
+        " A test-mode endpoint is wired to this live shop.",
+        "In Stripe Dashboard (test mode on) > Developers > Webhooks, point that test endpoint at your test "
+        "shop, or delete it; the live endpoint stays as it is.",
+    ),
+}
+
+
 @_with_facts
 def stripe_mode(seen: Seen, facts: dict) -> list[dict]:
     """The last event ignored because its mode is not the key's (SPEC section 4), while that still holds."""
@@ -192,26 +210,8 @@ def stripe_mode(seen: Seen, facts: dict) -> list[dict]:
         f"Stripe event {mismatch.get('id')} ({mismatch.get('type')}, {_age(age)}) was a {event_mode}-mode event "
         f"but STRIPE_SECRET_KEY is a {key_mode} key, so it was ignored: no order, no stock change."
     )
-    if event_mode == "live":
-        return [
-            _check(
-                "stripe_mode",
-                "fail",
-                what + " Real payments reach a shop running on a test key: their orders are not recorded.",
-                "Point the live endpoint (Stripe Dashboard > Developers > Webhooks, test mode off) at the live shop, "
-                "or give this shop its live key (sk_live_...) and the live endpoint's signing secret; then "
-                "recover the ignored payments: flask reconcile --since 72h --apply",
-            )
-        ]
-    return [
-        _check(
-            "stripe_mode",
-            "warn",
-            what + " A test-mode endpoint is wired to this live shop.",
-            "In Stripe Dashboard (test mode on) > Developers > Webhooks, point that test endpoint at your test "
-            "shop, or delete it; the live endpoint stays as it is.",
-        )
-    ]
+    level, meaning, fix = _MODE_MISMATCH[event_mode]
+    return [_check("stripe_mode", level, what + meaning, fix)]
 
 
 @_with_facts
