@@ -11,6 +11,7 @@ from owner import owner
 from owner.auth import owner_required
 from shop import alerts as shop_alerts
 from shop import health
+from shop.config import whole_number
 from shop.csv_export import write_row
 from shop.errors import BadRequest, ShopError
 from shop.orders import FLAG_HELP, OWNER_TRANSITIONS, STATUSES
@@ -32,11 +33,9 @@ def stripe_dashboard(kind: str, object_id: str | None, live: bool) -> str | None
 
 
 def _whole(value: str, what: str, *, allow_negative: bool = False) -> int:
-    text = (value or "").strip().replace("+", "", 1)
-    try:
-        number = int(text)
-    except ValueError:
-        raise BadRequest(f"{what}: write a whole number, not {value!r}") from None
+    number = whole_number(value)
+    if number is None:
+        raise BadRequest(f"{what}: write a whole number, not {value!r}")
     if number < 0 and not allow_negative:
         raise BadRequest(f"{what}: the count cannot be negative")
     return number

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from shop import health
+from shop.config import whole_number
 from shop.errors import ShopError
 from shop.web import get_shop
 
@@ -36,12 +37,10 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, int]:
     out = {}
     for value in values:
         sku, sep, n = value.partition("=")
-        try:
-            out[sku.strip()] = int(n)
-        except ValueError:
-            sep = ""
-        if not sep:
+        number = whole_number(n) if sep else None
+        if number is None:
             raise click.BadParameter(f"{value!r}: write SKU=N, e.g. balm-tee/M=10", param_hint=what)
+        out[sku.strip()] = number
     return out
 
 

@@ -7,6 +7,7 @@ A malformed value stops the start with a message naming the variable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,14 +116,25 @@ def _clean(raw: Mapping[str, object], name: str) -> str | None:
     return value or None
 
 
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,4000}")
+
+
+def whole_number(text: str | None) -> int | None:
+    """A whole number written as text (``12``, `` +3 ``, ``-2``), or None when the text is not one.
+
+    The one reader of counts typed by people: settings, Owner Mode's forms and CSV, and the CLI.
+    """
+    text = (text or "").strip()
+    return int(text) if _WHOLE_NUMBER.fullmatch(text) else None
+
+
 def _whole(raw, name: str, default: int, minimum: int) -> int:
     value = _clean(raw, name)
     if value is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    number = whole_number(value)
+    if number is None:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
     if number < minimum:
         raise ConfigError(f"{name} must be {minimum} or more, got {number}")
     return number
