@@ -239,73 +239,75 @@ def orders():
     )
 
 
+ORDERS_CSV_COLUMNS = (
+    "id",
+    "created_at",
+    "status",
+    "email",
+    "name",
+    "items",
+    "amount_total",
+    "currency",
+    "amount_expected",
+    "expected_currency",
+    "shipping_name",
+    "line1",
+    "line2",
+    "city",
+    "postal_code",
+    "state",
+    "country",
+    "tracking",
+    "flags",
+    "session_id",
+    "payment_intent",
+)
+ADDRESS_FIELDS = ("line1", "line2", "city", "postal_code", "state", "country")
+
+
+def _order_csv_row(o: dict) -> list:
+    """One order as the cells of ORDERS_CSV_COLUMNS."""
+    shipping = o["shipping"] or {}
+    address = shipping.get("address") or {}
+    return [
+        o["id"],
+        o["created_at"],
+        o["status"],
+        o["customer"]["email"],
+        o["customer"]["name"],
+        " ".join(f"{i['sku']}*{i['quantity']}" for i in o["items"]),
+        o["amount_total"],
+        o["currency"],  # what Stripe charged in: a USD payment says usd, whatever the shop's currency
+        o["amount_expected"],
+        o["expected_currency"],
+        shipping.get("name"),
+        *(address.get(k) for k in ADDRESS_FIELDS),
+        o["tracking"],
+        " ".join(o["flags"]),
+        o["stripe"]["session_id"],
+        o["stripe"]["payment_intent"],
+    ]
+
+
+def _csv_lines(header, rows):
+    """The header, then one chunk of CSV text per row (csv.writer's quoting, write_row's cell rules)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    write_row(writer, list(header))
+    for row in rows:
+        write_row(writer, row)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+
+
 @owner.get("/orders.csv")
 @owner_required
 def orders_csv():
     """Every order (of a status), streamed a page at a time: never built in memory."""
-    shop = get_shop()
-    status = request.args.get("status") or None
-    pages = shop.orders.all(status=status)
-
-    def rows():
-        out = io.StringIO()
-        writer = csv.writer(out)
-        write_row(
-            writer,
-            [
-                "id",
-                "created_at",
-                "status",
-                "email",
-                "name",
-                "items",
-                "amount_total",
-                "currency",
-                "amount_expected",
-                "expected_currency",
-                "shipping_name",
-                "line1",
-                "line2",
-                "city",
-                "postal_code",
-                "state",
-                "country",
-                "tracking",
-                "flags",
-                "session_id",
-                "payment_intent",
-            ],
-        )
-        for o in pages:
-            shipping = o["shipping"] or {}
-            address = shipping.get("address") or {}
-            write_row(
-                writer,
-                [
-                    o["id"],
-                    o["created_at"],
-                    o["status"],
-                    o["customer"]["email"],
-                    o["customer"]["name"],
-                    " ".join(f"{i['sku']}*{i['quantity']}" for i in o["items"]),
-                    o["amount_total"],
-                    o["currency"],  # what Stripe charged in: a USD payment says usd, whatever the shop's currency
-                    o["amount_expected"],
-                    o["expected_currency"],
-                    shipping.get("name"),
-                    *(address.get(k) for k in ("line1", "line2", "city", "postal_code", "state", "country")),
-                    o["tracking"],
-                    " ".join(o["flags"]),
-                    o["stripe"]["session_id"],
-                    o["stripe"]["payment_intent"],
-                ],
-            )
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-
+    pages = get_shop().orders.all(status=request.args.get("status") or None)
     return Response(
-        stream_with_context(rows()),
+        stream_with_context(_csv_lines(ORDERS_CSV_COLUMNS, map(_order_csv_row, pages))),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=orders.csv"},
     )
