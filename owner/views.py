@@ -429,10 +429,7 @@ def health_page():
 @owner_required
 def stock_verify():
     """Replay the whole ledger against the counters, on request only; the result is stored for health and Today."""
-    from shop import stock_audit
-
-    shop = get_shop()
-    result = stock_audit.verify(shop.inventory, shop.store)
+    result = get_shop().verify_stock()
     if result["ok"]:
         flash(f"Stock matches the ledger ({result['entries']} entries replayed).", "ok")
     else:

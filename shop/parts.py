@@ -80,3 +80,9 @@ class Shop:
             releases=Releases(store, inventory),
             refunds=Refunds(store, gateway),
         )
+
+    def verify_stock(self) -> dict:
+        """Replay the whole ledger against the stock counters (only when the owner asks); the result is stored."""
+        from shop import stock_audit  # the replay is for the owner's button and the CLI only: kept out of cold start
+
+        return stock_audit.verify(self.inventory, self.store)
