@@ -313,28 +313,28 @@ def orders_csv():
     )
 
 
+def _restockable(order: dict) -> dict[str, int]:
+    """A refunded order's tracked units not yet back on sale, by SKU (none before a refund)."""
+    if order["status"] not in ("refunded", "partially_refunded"):
+        return {}
+    left = {
+        i["sku"]: i["quantity"] - order["restocked"].get(i["sku"], 0) for i in order["items"] if i.get("stock_tracked")
+    }
+    return {sku: n for sku, n in left.items() if n > 0}
+
+
 @owner.get("/orders/<order_id>")
 @owner_required
 def order(order_id: str):
     shop = get_shop()
     found = shop.orders.get(order_id)
     live = shop.store.last_event().get("livemode") == "true" or shop.settings.key_mode == "live"
-    moves = [s for s, sources in OWNER_TRANSITIONS.items() if found["status"] in sources]
-    restockable = (
-        {
-            i["sku"]: i["quantity"] - found["restocked"].get(i["sku"], 0)
-            for i in found["items"]
-            if i.get("stock_tracked")
-        }
-        if found["status"] in ("refunded", "partially_refunded")
-        else {}
-    )
     return render_template(
         "owner/order.html",
         order=found,
         flag_help=FLAG_HELP,
-        moves=moves,
-        restockable={k: v for k, v in restockable.items() if v > 0},
+        moves=[s for s, sources in OWNER_TRANSITIONS.items() if found["status"] in sources],
+        restockable=_restockable(found),
         refundable=found["status"] in REFUNDABLE and bool(found["stripe"]["payment_intent"]),
         refund_left=(found["amount_total"] or 0) - (found.get("amount_refunded") or 0),
         refund_key=new_refund_key(),
