@@ -13,10 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from shop import owner_access
 from shop.errors import ShopError
+
+if TYPE_CHECKING:
+    from shop.catalog import Catalog
+    from shop.config import Settings
 
 VERIFY_FIX = (
     "On the webhook health page press 'Compare stock with the ledger', or run: flask stock verify. "
@@ -28,6 +33,11 @@ DAY_SECONDS = 86400
 
 def _check(name: str, level: str, detail: str, fix: str = "") -> dict:
     return {"name": name, "level": level, "ok": level != "fail", "detail": detail, "fix": fix}
+
+
+def _warn_if(name: str, warn: bool, detail: str, fix: str) -> dict:
+    """A check that warns (with its fix) when ``warn`` holds, and is ok (no fix) otherwise."""
+    return _check(name, "warn" if warn else "ok", detail, fix if warn else "")
 
 
 def _age(seconds: float) -> str:
@@ -65,8 +75,8 @@ class Seen:
     the checks that need the store then say nothing, and the store check says what to fix.
     """
 
-    settings: object
-    catalog: object
+    settings: Settings
+    catalog: Catalog
     store_description: str
     facts: dict | None
     store_error: str | None
@@ -304,15 +314,13 @@ def events(seen: Seen, facts: dict) -> list[dict]:
     today, week = _outcomes(counts[:1]), _outcomes(counts)
     rejected_today = today.get("rejected", 0)
     return [
-        _check(
+        _warn_if(
             "events",
-            "warn" if rejected_today else "ok",
+            bool(rejected_today),
             f"today: {_outcome_summary(today)}; 7 days: {_outcome_summary(week)}. Failed deliveries (5xx) are "
             "retried by Stripe and show here once applied; the store cannot count its own outages.",
             "Deliveries were refused for a bad signature today: if they are Stripe's, STRIPE_WEBHOOK_SECRET "
-            "is not this endpoint's signing secret."
-            if rejected_today
-            else "",
+            "is not this endpoint's signing secret.",
         )
     ]
 
@@ -325,14 +333,12 @@ def webhook_errors(seen: Seen, facts: dict) -> list[dict]:
     latest = "; ".join(f"{_age(seen.ago(e['at']))}: {e['error']}" for e in errors[:3])
     recent = any(seen.ago(e["at"]) < DAY_SECONDS for e in errors)
     return [
-        _check(
+        _warn_if(
             "webhook_errors",
-            "warn" if recent else "ok",
+            recent,
             f"latest refused or failed deliveries: {latest}",
             "If these are real Stripe events, check STRIPE_WEBHOOK_SECRET and the store; Stripe "
-            "retries failed deliveries for 3 days."
-            if recent
-            else "",
+            "retries failed deliveries for 3 days.",
         )
     ]
 
