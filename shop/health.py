@@ -97,7 +97,9 @@ def read_facts(shop, clock, facts: dict | None = None) -> Seen:
             facts = gather(shop, clock)
         except ShopError as e:
             error = e.message
-    return Seen(shop.settings, shop.catalog, shop.store.description, facts, error, clock)
+    # Only a store that answered is asked its description: a backend that failed to start would fail again.
+    description = shop.store.description if facts is not None else ""
+    return Seen(shop.settings, shop.catalog, description, facts, error, clock)
 
 
 # -- configuration --------------------------------------------------------------
