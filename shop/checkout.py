@@ -75,6 +75,7 @@ class Checkout:
         # CHECKOUT_HOLD_MINUTES (30 or more) plus GRACE_SECONDS.
         self.hold_seconds = settings.checkout_hold_minutes * 60 + GRACE_SECONDS
         self.clock = clock
+        self.line = None  # shop.line.Line: the 403 of a checkout without a pass names the shopper's position
 
     def start(
         self,
@@ -84,6 +85,7 @@ class Checkout:
         idempotency_key: str | None = None,
         shopper_id: str | None = None,
         address: str = "unknown",
+        passes: dict[str, str] | None = None,
     ) -> dict:
         """Judge the drop limits, hold the cart's stock, store the pending order, open a Checkout Session.
 
@@ -92,8 +94,11 @@ class Checkout:
         same script and its Stripe session expired afterwards.
 
         Returns: {"url", "order_id", "session_id"}.
+        ``passes``: chapter -> the state of the shopper's line pass for it ('ok', 'expired', 'other_shopper');
+        only 'ok' lets a cart through a chapter's running line.
+
         Raises: BadRequest (cart, email), Conflict (window, limits, stock), TooManyRequests (starts per
-        address), PaymentProviderError (Stripe).
+        address), Forbidden (a line runs and no valid pass: with the shopper's position), PaymentProviderError.
         """
         lines = parse_cart(body, self.catalog)
         check_idempotency_key(idempotency_key)
@@ -129,6 +134,7 @@ class Checkout:
                 "address_per_minute": limits.address_checkouts_per_minute,
                 "email": email,
                 "product_limits": product_limits,
+                "passes": sorted(c for c, state in (passes or {}).items() if state == "ok"),
             },
             scoped_key,
             int(now * 1000),
@@ -137,6 +143,8 @@ class Checkout:
         )
         if held.get("error") == "idempotent":
             return self._replay(held["order_id"])
+        if held.get("error") == "line":
+            raise self.line.refusal(held["chapter"], shopper_id, (passes or {}).get(held["chapter"], "missing"))
         if held.get("error"):
             self._refuse(held)
         base = (self.settings.public_url or base_url).rstrip("/")

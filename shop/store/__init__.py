@@ -53,7 +53,12 @@ _SCRIPT_NAMES = (
     "order_restock",
     "owner_attempt",
     "order_refund_request",
+    "line_visit",
+    "line_release",
+    "line_watch",
 )
+LINE_TTL_MS = 30 * 86_400_000  # a line's keys outlive its drop by a month after the last join
+LINE_WATCH_LEDGER = 20_000  # ledger entries the owner's Drop view reads at most to count units sold
 
 
 def dumps(value: Any) -> str:
@@ -317,12 +322,61 @@ class Store:
         """Every chapter's stored release window: chapter id -> {"opens_at", "closes_at"} (ms or None)."""
         return {k: orjson.loads(v) for k, v in as_dict(self.backend.call("HGETALL", keys.RELEASES)).items()}
 
-    def set_release(self, chapter_id: str, opens_ms: int | None, closes_ms: int | None) -> None:
-        """Store a chapter's window; with neither time the chapter has no release (open once initialized)."""
-        if opens_ms is None and closes_ms is None:
-            self.backend.call("HDEL", keys.RELEASES, chapter_id)
-        else:
-            self.backend.call("HSET", keys.RELEASES, chapter_id, dumps({"opens_at": opens_ms, "closes_at": closes_ms}))
+    def set_release(
+        self, chapter_id: str, opens_ms: int | None, closes_ms: int | None, queue: dict | None = None
+    ) -> dict:
+        """Store a chapter's window (and line); with neither time the chapter has no release (open once initialized).
+
+        One script: the line's tickets are kept and re-sorted against the new opens_at ("joined before" is judged
+        against the opens_at in force).
+        """
+        cleared = opens_ms is None and closes_ms is None
+        text = "" if cleared else dumps({"opens_at": opens_ms, "closes_at": closes_ms, "queue": queue})
+        line_keys = [keys.RELEASES, *(keys.line(chapter_id, p) for p in ("arrivals", "shuffle", "draws"))]
+        return self.run_json("line_release", line_keys, [chapter_id, text])
+
+    # -- the line -------------------------------------------------------------
+
+    def line_visit(
+        self,
+        chapter_id: str,
+        skus: list[str],
+        member: str | None,
+        *,
+        now_ms: int,
+        join: bool,
+        address: str,
+        draw: float,
+        max_tickets: int,
+    ) -> dict:
+        """Join a chapter's line (when asked) and read one ticket's place: one EVALSHA."""
+        request = {
+            "chapter": chapter_id,
+            "skus": skus,
+            "member": member,
+            "join": join,
+            "address": keys.line_address(address),
+            "draw": draw,
+            "max_tickets": max_tickets,
+            "ttl_ms": LINE_TTL_MS,
+        }
+        line_keys = [
+            *keys.STOCK_KEYS,
+            keys.RELEASES,
+            *(keys.line(chapter_id, p) for p in ("arrivals", "shuffle", "draws", "addrs", "passes", "stats")),
+        ]
+        return self.run_json("line_visit", line_keys, [now_ms, dumps(request)])
+
+    def line_watch(self, chapter_id: str) -> dict:
+        """The owner's view of a chapter's line and its units sold since the line started: one EVALSHA."""
+        line_keys = [
+            keys.RELEASES,
+            keys.line(chapter_id, "arrivals"),
+            keys.line(chapter_id, "shuffle"),
+            keys.line(chapter_id, "stats"),
+            keys.LEDGER,
+        ]
+        return self.run_json("line_watch", line_keys, [chapter_id, LINE_WATCH_LEDGER])
 
     def checkout_attach(self, order_id: str, session_id: str, checkout_url: str) -> dict:
         request = {"order_id": order_id, "session_id": session_id, "checkout_url": checkout_url}
