@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 from shop.errors import ShopError, StoreUnavailable
+from shop.web import error_response
 
 log = logging.getLogger("shop.http")
 
@@ -19,18 +20,6 @@ _HTTP_HINTS = {
     405: "this address does not take {method}; see the README for the methods it takes",
     413: "the body is too large",
 }
-
-
-def error_response(status: int, message: str, **extra):
-    if request.path.startswith("/api/"):
-        response = jsonify({"error": message, **extra})
-    else:
-        # Owner Mode's pages (an unknown order, an unknown page under /owner) keep Owner Mode's layout.
-        owner = request.path == "/owner" or request.path.startswith("/owner/")
-        page = "owner/error.html" if owner else "error.html"
-        response = make_response(render_template(page, status=status, message=message))
-    response.status_code = status
-    return response
 
 
 def register_error_handlers(flask_app: Flask) -> None:

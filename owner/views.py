@@ -7,17 +7,17 @@ import io
 
 from flask import Response, flash, g, redirect, render_template, request, stream_with_context, url_for
 
-from api.errors import error_response
 from owner import owner
 from owner.auth import owner_required
 from shop import alerts as shop_alerts
 from shop import health
+from shop.config import whole_number
 from shop.csv_export import write_row
 from shop.errors import BadRequest, ShopError
 from shop.orders import FLAG_HELP, OWNER_TRANSITIONS, STATUSES
 from shop.refunds import new_refund_key
 from shop.releases import owner_words, parse_time
-from shop.web import get_shop
+from shop.web import error_response, get_shop
 
 PAGE_SIZE = 25
 REFUNDABLE = ("paid", "shipped", "delivered", "partially_refunded")
@@ -33,11 +33,9 @@ def stripe_dashboard(kind: str, object_id: str | None, live: bool) -> str | None
 
 
 def _whole(value: str, what: str, *, allow_negative: bool = False) -> int:
-    text = (value or "").strip().replace("+", "", 1)
-    try:
-        number = int(text)
-    except ValueError:
-        raise BadRequest(f"{what}: write a whole number, not {value!r}") from None
+    number = whole_number(value)
+    if number is None:
+        raise BadRequest(f"{what}: write a whole number, not {value!r}")
     if number < 0 and not allow_negative:
         raise BadRequest(f"{what}: the count cannot be negative")
     return number
@@ -268,76 +266,88 @@ def orders():
     )
 
 
+ORDERS_CSV_COLUMNS = (
+    "id",
+    "created_at",
+    "status",
+    "email",
+    "name",
+    "items",
+    "amount_total",
+    "currency",
+    "amount_expected",
+    "expected_currency",
+    "shipping_name",
+    "line1",
+    "line2",
+    "city",
+    "postal_code",
+    "state",
+    "country",
+    "tracking",
+    "flags",
+    "session_id",
+    "payment_intent",
+)
+ADDRESS_FIELDS = ("line1", "line2", "city", "postal_code", "state", "country")
+
+
+def _order_csv_row(o: dict) -> list:
+    """One order as the cells of ORDERS_CSV_COLUMNS."""
+    shipping = o["shipping"] or {}
+    address = shipping.get("address") or {}
+    return [
+        o["id"],
+        o["created_at"],
+        o["status"],
+        o["customer"]["email"],
+        o["customer"]["name"],
+        " ".join(f"{i['sku']}*{i['quantity']}" for i in o["items"]),
+        o["amount_total"],
+        o["currency"],  # what Stripe charged in: a USD payment says usd, whatever the shop's currency
+        o["amount_expected"],
+        o["expected_currency"],
+        shipping.get("name"),
+        *(address.get(k) for k in ADDRESS_FIELDS),
+        o["tracking"],
+        " ".join(o["flags"]),
+        o["stripe"]["session_id"],
+        o["stripe"]["payment_intent"],
+    ]
+
+
+def _csv_lines(header, rows):
+    """The header, then one chunk of CSV text per row (csv.writer's quoting, write_row's cell rules)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    write_row(writer, list(header))
+    for row in rows:
+        write_row(writer, row)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+
+
 @owner.get("/orders.csv")
 @owner_required
 def orders_csv():
     """Every order (of a status), streamed a page at a time: never built in memory."""
-    shop = get_shop()
-    status = request.args.get("status") or None
-    pages = shop.orders.all(status=status)
-
-    def rows():
-        out = io.StringIO()
-        writer = csv.writer(out)
-        write_row(
-            writer,
-            [
-                "id",
-                "created_at",
-                "status",
-                "email",
-                "name",
-                "items",
-                "amount_total",
-                "currency",
-                "amount_expected",
-                "expected_currency",
-                "shipping_name",
-                "line1",
-                "line2",
-                "city",
-                "postal_code",
-                "state",
-                "country",
-                "tracking",
-                "flags",
-                "session_id",
-                "payment_intent",
-            ],
-        )
-        for o in pages:
-            shipping = o["shipping"] or {}
-            address = shipping.get("address") or {}
-            write_row(
-                writer,
-                [
-                    o["id"],
-                    o["created_at"],
-                    o["status"],
-                    o["customer"]["email"],
-                    o["customer"]["name"],
-                    " ".join(f"{i['sku']}*{i['quantity']}" for i in o["items"]),
-                    o["amount_total"],
-                    o["currency"],  # what Stripe charged in: a USD payment says usd, whatever the shop's currency
-                    o["amount_expected"],
-                    o["expected_currency"],
-                    shipping.get("name"),
-                    *(address.get(k) for k in ("line1", "line2", "city", "postal_code", "state", "country")),
-                    o["tracking"],
-                    " ".join(o["flags"]),
-                    o["stripe"]["session_id"],
-                    o["stripe"]["payment_intent"],
-                ],
-            )
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-
+    pages = get_shop().orders.all(status=request.args.get("status") or None)
     return Response(
-        stream_with_context(rows()),
+        stream_with_context(_csv_lines(ORDERS_CSV_COLUMNS, map(_order_csv_row, pages))),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=orders.csv"},
     )
+
+
+def _restockable(order: dict) -> dict[str, int]:
+    """A refunded order's tracked units not yet back on sale, by SKU (none before a refund)."""
+    if order["status"] not in ("refunded", "partially_refunded"):
+        return {}
+    left = {
+        i["sku"]: i["quantity"] - order["restocked"].get(i["sku"], 0) for i in order["items"] if i.get("stock_tracked")
+    }
+    return {sku: n for sku, n in left.items() if n > 0}
 
 
 @owner.get("/orders/<order_id>")
@@ -345,25 +355,13 @@ def orders_csv():
 def order(order_id: str):
     shop = get_shop()
     found = shop.orders.get(order_id)
-    live = (shop.store.last_event().get("livemode") == "true") or bool(
-        shop.settings.stripe_secret_key and shop.settings.stripe_secret_key.startswith(("sk_live", "rk_live"))
-    )
-    moves = [s for s, sources in OWNER_TRANSITIONS.items() if found["status"] in sources]
-    restockable = (
-        {
-            i["sku"]: i["quantity"] - found["restocked"].get(i["sku"], 0)
-            for i in found["items"]
-            if i.get("stock_tracked")
-        }
-        if found["status"] in ("refunded", "partially_refunded")
-        else {}
-    )
+    live = shop.store.last_event().get("livemode") == "true" or shop.settings.key_mode == "live"
     return render_template(
         "owner/order.html",
         order=found,
         flag_help=FLAG_HELP,
-        moves=moves,
-        restockable={k: v for k, v in restockable.items() if v > 0},
+        moves=[s for s, sources in OWNER_TRANSITIONS.items() if found["status"] in sources],
+        restockable=_restockable(found),
         refundable=found["status"] in REFUNDABLE and bool(found["stripe"]["payment_intent"]),
         refund_left=(found["amount_total"] or 0) - (found.get("amount_refunded") or 0),
         refund_key=new_refund_key(),
@@ -458,10 +456,7 @@ def health_page():
 @owner_required
 def stock_verify():
     """Replay the whole ledger against the counters, on request only; the result is stored for health and Today."""
-    from shop import stock_audit
-
-    shop = get_shop()
-    result = stock_audit.verify(shop.inventory, shop.store)
+    result = get_shop().verify_stock()
     if result["ok"]:
         flash(f"Stock matches the ledger ({result['entries']} entries replayed).", "ok")
     else:

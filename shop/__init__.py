@@ -12,7 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from shop import config as shop_config
 from shop.owner_access import OwnerAccess
-from shop.services import Shop
+from shop.parts import Shop
 from shop.web import add_security_headers, owner_side_open
 
 
@@ -28,25 +28,23 @@ class CachedSerializerSessionInterface(SecureCookieSessionInterface):
         return self._cached[1]
 
 
-def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
-    """Build the app: environment (and ``.env`` in development), then ``overrides`` (tests).
-
-    Args:
-        overrides: values that replace environment variables by name (tests use it).
-        environ: the environment to read; ``os.environ`` when None.
-    """
-    root = shop_config.ROOT
+def read_settings(overrides: Mapping[str, object] | None, environ: Mapping[str, str] | None) -> shop_config.Settings:
+    """The environment (and ``.env`` in development when ``environ`` is None), then ``overrides``, validated."""
     if environ is None:
         production = os.environ.get("VERCEL") or (os.environ.get("APP_ENV") or "").lower() == "production"
         if not production:  # .env is a development file: production never imports python-dotenv
             from dotenv import load_dotenv
 
-            load_dotenv(root / ".env")
+            load_dotenv(shop_config.ROOT / ".env")
         environ = os.environ
     raw = {name: environ.get(name) for name in shop_config.VARIABLES}
     raw.update({k: v for k, v in (overrides or {}).items() if k in shop_config.VARIABLES})
-    settings = shop_config.load(raw)
+    return shop_config.load(raw)
 
+
+def _flask_app(settings: shop_config.Settings, overrides: Mapping[str, object] | None) -> Flask:
+    """The Flask app itself: proxies believed, cookies, and the plain Flask config of ``overrides``."""
+    root = shop_config.ROOT
     app = Flask(
         __name__,
         root_path=str(root),
@@ -71,24 +69,19 @@ def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[s
     )
     # Anything else in overrides (e.g. EMBEDDED_STORE_PATH, TESTING) is plain Flask config.
     app.config.update({k: v for k, v in (overrides or {}).items() if k not in shop_config.VARIABLES})
-    embedded_path = Path(app.config.get("EMBEDDED_STORE_PATH") or Path(app.instance_path) / "shop.rdb")
+    return app
 
-    app.extensions["shop"] = Shop.build(
-        settings,
-        embedded_path,
-        stripe_timeout=app.config.get("STRIPE_TIMEOUT_SECONDS", 10),
-        alert_timeout=app.config.get("ALERT_TIMEOUT_SECONDS", 2.0),
-    )
-    shop = app.extensions["shop"]
-    app.extensions["owner_access"] = OwnerAccess(shop.store, settings, shop.notifier)
-    app.before_request(owner_side_open)
-    app.after_request(add_security_headers)
+
+def _log_to_stderr() -> None:
+    """The shop's loggers print to stderr (Vercel's log) unless something configured them already."""
     if not logging.getLogger("shop").handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger("shop").addHandler(handler)
         logging.getLogger("shop").setLevel(logging.INFO)
 
+
+def _register_web_layers(app: Flask) -> None:
     from api import register_api
     from owner import owner
     from shop.cli import register_cli
@@ -98,4 +91,27 @@ def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[s
     app.register_blueprint(storefront)
     app.register_blueprint(owner)
     register_cli(app)
+
+
+def create_app(overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
+    """Build the app: environment (and ``.env`` in development), then ``overrides`` (tests).
+
+    Args:
+        overrides: values that replace environment variables by name (tests use it).
+        environ: the environment to read; ``os.environ`` when None.
+    """
+    settings = read_settings(overrides, environ)
+    app = _flask_app(settings, overrides)
+    embedded_path = Path(app.config.get("EMBEDDED_STORE_PATH") or Path(app.instance_path) / "shop.rdb")
+    shop = app.extensions["shop"] = Shop.build(
+        settings,
+        embedded_path,
+        stripe_timeout=app.config.get("STRIPE_TIMEOUT_SECONDS", 10),
+        alert_timeout=app.config.get("ALERT_TIMEOUT_SECONDS", 2.0),
+    )
+    app.extensions["owner_access"] = OwnerAccess(shop.store, settings, shop.notifier)
+    app.before_request(owner_side_open)
+    app.after_request(add_security_headers)
+    _log_to_stderr()
+    _register_web_layers(app)
     return app

@@ -11,22 +11,18 @@ ATTENTION_SCAN = 50  # flagged orders the alerts look at
 RECENT_ORDERS = 5  # orders on the Today page
 
 
-def build_alerts(chapters: list[dict], flagged: list[dict], rejected_today: int, today: str, acks) -> list[dict]:
-    """Low stock, sold out, flagged orders and rejected signatures not yet acknowledged, most urgent first.
-
-    Each alert's id names the state it describes (e.g. the units left), so a change raises it again.
-    """
+def _stock_alerts(chapters: list[dict]) -> list[dict]:
+    """Sold out and low sizes of the chapters whose stock is tracked."""
     alerts = []
-    for chapter in chapters:
-        if not chapter["initialized"]:
-            continue
+    for chapter in (c for c in chapters if c["initialized"]):
         for row in chapter["skus"]:
+            name = f"{row['name']} {row['size']}"
             if row["sold_out"]:
                 alerts.append(
                     {
                         "id": f"stock:{row['sku']}:sold_out:{row['on_hand']}",
                         "level": "warn",
-                        "title": f"{row['name']} {row['size']} is sold out",
+                        "title": f"{name} is sold out",
                         "detail": f"{row['sku']} in {chapter['name']}: {row['on_hand']} on hand, {row['held']} held.",
                         "action": "Restock it on the stock page, or leave it sold out.",
                     }
@@ -36,36 +32,49 @@ def build_alerts(chapters: list[dict], flagged: list[dict], rejected_today: int,
                     {
                         "id": f"stock:{row['sku']}:low:{row['available']}",
                         "level": "info",
-                        "title": f"{row['name']} {row['size']}: only {row['available']} left",
+                        "title": f"{name}: only {row['available']} left",
                         "detail": f"{row['sku']} in {chapter['name']}.",
                         "action": "Plan a restock if this size should stay on sale.",
                     }
                 )
-    for order in flagged:
-        flags = [f for f in order["flags"] if f in FLAG_HELP]
-        if not flags:
-            continue
-        alerts.append(
-            {
-                "id": f"order:{order['id']}:{','.join(sorted(flags))}",
-                "level": "fail",
-                "title": f"Order {order['id']}: {', '.join(f.replace('_', ' ') for f in flags)}",
-                "detail": " ".join(FLAG_HELP[f] for f in flags),
-                "order_id": order["id"],
-                "action": "Open the order.",
-            }
-        )
+    return alerts
+
+
+def _order_alert(order: dict) -> dict | None:
+    """A flagged order, in FLAG_HELP's words (None: none of its flags needs the owner)."""
+    flags = [f for f in order["flags"] if f in FLAG_HELP]
+    if not flags:
+        return None
+    return {
+        "id": f"order:{order['id']}:{','.join(sorted(flags))}",
+        "level": "fail",
+        "title": f"Order {order['id']}: {', '.join(f.replace('_', ' ') for f in flags)}",
+        "detail": " ".join(FLAG_HELP[f] for f in flags),
+        "order_id": order["id"],
+        "action": "Open the order.",
+    }
+
+
+def _signature_alert(rejected_today: int, today: str) -> dict:
+    return {
+        "id": f"signatures:{today}:{rejected_today}",
+        "level": "fail",
+        "title": f"{rejected_today} webhook deliveries refused today for a bad signature",
+        "detail": "Either someone is sending forged events, or STRIPE_WEBHOOK_SECRET is not this "
+        "endpoint's signing secret (then real orders are being refused too).",
+        "action": "Compare the secret in Stripe Dashboard > Developers > Webhooks with STRIPE_WEBHOOK_SECRET.",
+    }
+
+
+def build_alerts(chapters: list[dict], flagged: list[dict], rejected_today: int, today: str, acks) -> list[dict]:
+    """Low stock, sold out, flagged orders and rejected signatures not yet acknowledged, most urgent first.
+
+    Each alert's id names the state it describes (e.g. the units left), so a change raises it again.
+    """
+    alerts = _stock_alerts(chapters)
+    alerts += [alert for alert in map(_order_alert, flagged) if alert]
     if rejected_today:
-        alerts.append(
-            {
-                "id": f"signatures:{today}:{rejected_today}",
-                "level": "fail",
-                "title": f"{rejected_today} webhook deliveries refused today for a bad signature",
-                "detail": "Either someone is sending forged events, or STRIPE_WEBHOOK_SECRET is not this "
-                "endpoint's signing secret (then real orders are being refused too).",
-                "action": "Compare the secret in Stripe Dashboard > Developers > Webhooks with STRIPE_WEBHOOK_SECRET.",
-            }
-        )
+        alerts.append(_signature_alert(rejected_today, today))
     order = {"fail": 0, "warn": 1, "info": 2}
     return sorted((a for a in alerts if a["id"] not in acks), key=lambda a: order[a["level"]])
 

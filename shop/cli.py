@@ -10,12 +10,9 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from shop import health
+from shop.config import whole_number
 from shop.errors import ShopError
 from shop.web import get_shop
-
-
-def _shop():
-    return get_shop()
 
 
 def _fail_on_shop_errors(fn):
@@ -36,12 +33,10 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, int]:
     out = {}
     for value in values:
         sku, sep, n = value.partition("=")
-        try:
-            out[sku.strip()] = int(n)
-        except ValueError:
-            sep = ""
-        if not sep:
+        number = whole_number(n) if sep else None
+        if number is None:
             raise click.BadParameter(f"{value!r}: write SKU=N, e.g. balm-tee/M=10", param_hint=what)
+        out[sku.strip()] = number
     return out
 
 
@@ -69,7 +64,7 @@ stock = AppGroup("stock", help="Per-chapter stock: show, init, set, adjust.")
 @_fail_on_shop_errors
 def stock_show(chapter, as_json):
     """Show stock of every chapter, or of CHAPTER."""
-    chapters = _shop().inventory.snapshot([chapter] if chapter else None)
+    chapters = get_shop().inventory.snapshot([chapter] if chapter else None)
     if as_json:
         click.echo(json.dumps({"chapters": chapters}, indent=2))
         return
@@ -84,7 +79,7 @@ def stock_show(chapter, as_json):
 @_fail_on_shop_errors
 def stock_init(chapter, counts, all_units):
     """Initialize CHAPTER's stock: SKU=N ... (SKUs not named start at 0, or at --all)."""
-    inventory = _shop().inventory
+    inventory = get_shop().inventory
     given = {sku: all_units for sku in inventory.chapter(chapter).skus} if all_units is not None else {}
     given.update(_pairs(counts, "COUNTS"))
     _print_chapter(inventory.initialize(chapter, given, note="flask stock init"))
@@ -96,7 +91,7 @@ def stock_init(chapter, counts, all_units):
 @_fail_on_shop_errors
 def stock_set(chapter, counts):
     """Set on-hand counts: SKU=N ..."""
-    _print_chapter(_shop().inventory.set(chapter, _pairs(counts, "COUNTS"), note="flask stock set"))
+    _print_chapter(get_shop().inventory.set(chapter, _pairs(counts, "COUNTS"), note="flask stock set"))
 
 
 @stock.command("adjust")
@@ -106,17 +101,14 @@ def stock_set(chapter, counts):
 @_fail_on_shop_errors
 def stock_adjust(chapter, deltas, note):
     """Add or take units: SKU=+N or SKU=-N ... (all or nothing)."""
-    _print_chapter(_shop().inventory.adjust(chapter, _pairs(deltas, "DELTAS"), note=note))
+    _print_chapter(get_shop().inventory.adjust(chapter, _pairs(deltas, "DELTAS"), note=note))
 
 
 @stock.command("verify")
 @_fail_on_shop_errors
 def stock_verify():
     """Replay the ledger and compare it with the stock counters; exit 1 on any drift."""
-    from shop import stock_audit
-
-    shop = _shop()
-    result = stock_audit.verify(shop.inventory, shop.store)
+    result = get_shop().verify_stock()
     if result["ok"]:
         click.echo(f"ok: every counter matches the ledger ({result['entries']} entries)")
         return
@@ -135,7 +127,7 @@ def stock_report(as_csv):
 
     from shop import stock_audit
 
-    shop = _shop()
+    shop = get_shop()
     rows = stock_audit.report(shop.inventory, shop.store, shop.catalog)
     columns = ["chapter", "sku", "size", "on_hand", "held", "sold_7d", "sold_30d", "days_of_cover"]
     if as_csv:
@@ -169,7 +161,7 @@ orders = AppGroup("orders", help="Orders: list and show.")
 @_fail_on_shop_errors
 def orders_list(status, limit, cursor, as_json):
     """Newest orders first."""
-    page, next_cursor = _shop().orders.page(status=status, limit=limit, cursor=cursor)
+    page, next_cursor = get_shop().orders.page(status=status, limit=limit, cursor=cursor)
     if as_json:
         click.echo(json.dumps({"orders": page, "next_cursor": next_cursor}, indent=2))
         return
@@ -189,7 +181,7 @@ def orders_list(status, limit, cursor, as_json):
 @_fail_on_shop_errors
 def orders_show(order_id):
     """Print one order as JSON."""
-    click.echo(json.dumps(_shop().orders.get(order_id), indent=2))
+    click.echo(json.dumps(get_shop().orders.get(order_id), indent=2))
 
 
 @click.command("ledger")
@@ -202,7 +194,7 @@ def orders_show(order_id):
 @_fail_on_shop_errors
 def ledger(sku, reason, limit, cursor, as_json):
     """Stock changes, newest first."""
-    entries, next_cursor = _shop().inventory.ledger(sku=sku, reason=reason, limit=limit, cursor=cursor)
+    entries, next_cursor = get_shop().inventory.ledger(sku=sku, reason=reason, limit=limit, cursor=cursor)
     if as_json:
         click.echo(json.dumps({"entries": entries, "next_cursor": next_cursor}, indent=2))
         return
@@ -221,7 +213,7 @@ def ledger(sku, reason, limit, cursor, as_json):
 @_fail_on_shop_errors
 def doctor(with_stripe):
     """Run the health checks; exit 1 if any fails."""
-    report = health.run_checks(_shop(), stripe=with_stripe)
+    report = health.run_checks(get_shop(), stripe=with_stripe)
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     for check in report["checks"]:
         click.echo(f"[{marks[check['level']]}] {check['name']}: {check['detail']}")
@@ -243,7 +235,7 @@ def reconcile(since, do_apply):
         window = reconciliation.parse_window(since)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--since") from None
-    result = reconciliation.reconcile(_shop(), window, apply=do_apply)
+    result = reconciliation.reconcile(get_shop(), window, apply=do_apply)
     for row in result["sessions"]:
         total = f"{(row['amount_total'] or 0) / 100:.2f} {(row['currency'] or '').upper()}"
         click.echo(
@@ -288,7 +280,7 @@ def chapter_release(chapter_id, opens_at, closes_at, clear, line_starts_before, 
         )
     from shop import releases
 
-    shop = _shop()
+    shop = get_shop()
     queue = (
         dict(zip(("starts_minutes_before", "admit_per_minute", "pass_minutes"), line_options, strict=True))
         if line_starts_before is not None

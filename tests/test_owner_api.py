@@ -5,15 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tests.clock import shop_clock
+from tests.conftest import OwnerAPI
 from tests.stripe_factory import checkout_session, event
 
 pytestmark = pytest.mark.backends()
 
 STOCK = "/api/owner/stock"
-
-
-def post(client, path, body, headers):
-    return client.post(path, json=body, headers=headers)
 
 
 @pytest.fixture
@@ -74,8 +71,8 @@ def test_scheme_is_case_insensitive(client, owner_headers):
 # -- stock ---------------------------------------------------------------------
 
 
-def test_stock_of_uninitialized_chapters_is_null(client, owner_headers):
-    chapters = client.get(STOCK, headers=owner_headers).get_json()["chapters"]
+def test_stock_of_uninitialized_chapters_is_null(owner_api):
+    chapters = owner_api.get(STOCK).get_json()["chapters"]
     assert [c["id"] for c in chapters] == ["chapter-i", "chapter-ii"]
     for chapter in chapters:
         assert chapter["initialized"] is False and chapter["name"]
@@ -84,38 +81,38 @@ def test_stock_of_uninitialized_chapters_is_null(client, owner_headers):
     assert len(chapters[0]["skus"]) >= 6 and len(chapters[1]["skus"]) >= 6
 
 
-def test_initialize_set_adjust(client, owner_headers):
+def test_initialize_set_adjust(owner_api):
     base = "/api/owner/stock/chapter-i"
-    init = post(client, f"{base}/initialize", {"stock": {"balm-tee/M": 10, "balm-tee/L": 3}}, owner_headers)
+    init = owner_api.post(f"{base}/initialize", {"stock": {"balm-tee/M": 10, "balm-tee/L": 3}})
     assert init.status_code == 200
     rows = {r["sku"]: r for r in init.get_json()["skus"]}
     assert init.get_json()["initialized"] is True
     assert (rows["balm-tee/M"]["on_hand"], rows["balm-tee/M"]["low"]) == (10, False)
     assert (rows["balm-tee/L"]["available"], rows["balm-tee/L"]["low"]) == (3, True)
     assert rows["balm-tee/S"]["on_hand"] == 0 and rows["balm-tee/S"]["sold_out"] is True  # not named: 0
-    again = post(client, f"{base}/initialize", {"stock": {"balm-tee/M": 1}}, owner_headers)
+    again = owner_api.post(f"{base}/initialize", {"stock": {"balm-tee/M": 1}})
     assert again.status_code == 409 and "already initialized" in again.get_json()["error"]
-    assert post(client, f"{base}/set", {"stock": {"balm-tee/M": 7}}, owner_headers).status_code == 200
-    adjusted = post(
-        client, f"{base}/adjust", {"delta": {"balm-tee/M": -2, "balm-tee/L": 4}, "note": "count"}, owner_headers
+    assert owner_api.post(f"{base}/set", {"stock": {"balm-tee/M": 7}}).status_code == 200
+    adjusted = owner_api.post(
+        f"{base}/adjust", {"delta": {"balm-tee/M": -2, "balm-tee/L": 4}, "note": "count"}
     ).get_json()
     rows = {r["sku"]: r for r in adjusted["skus"]}
     assert (rows["balm-tee/M"]["on_hand"], rows["balm-tee/L"]["on_hand"]) == (5, 7)
 
 
-def test_adjust_below_zero_is_409_and_changes_nothing(client, owner_headers, redis_client):
+def test_adjust_below_zero_is_409_and_changes_nothing(redis_client, owner_api):
     base = "/api/owner/stock/chapter-i"
-    post(client, f"{base}/initialize", {"stock": {"balm-tee/M": 2, "balm-tee/L": 2}}, owner_headers)
+    owner_api.post(f"{base}/initialize", {"stock": {"balm-tee/M": 2, "balm-tee/L": 2}})
     before = (redis_client.hgetall("{shop}:stock"), redis_client.xlen("{shop}:ledger"))
-    response = post(client, f"{base}/adjust", {"delta": {"balm-tee/L": -1, "balm-tee/M": -3}}, owner_headers)
+    response = owner_api.post(f"{base}/adjust", {"delta": {"balm-tee/L": -1, "balm-tee/M": -3}})
     assert response.status_code == 409
     assert "balm-tee/M" in response.get_json()["error"]
     assert (redis_client.hgetall("{shop}:stock"), redis_client.xlen("{shop}:ledger")) == before
 
 
-def test_set_and_adjust_need_initialize_first(client, owner_headers):
+def test_set_and_adjust_need_initialize_first(owner_api):
     for action, body in (("set", {"stock": {"wool-coat/M": 1}}), ("adjust", {"delta": {"wool-coat/M": 1}})):
-        response = post(client, f"/api/owner/stock/chapter-ii/{action}", body, owner_headers)
+        response = owner_api.post(f"/api/owner/stock/chapter-ii/{action}", body)
         assert response.status_code == 409 and "initialize" in response.get_json()["error"]
 
 
@@ -135,44 +132,36 @@ def test_set_and_adjust_need_initialize_first(client, owner_headers):
         {"delta": {}},
     ],
 )
-def test_bad_stock_bodies_are_400(client, owner_headers, redis_client, body):
-    response = post(client, "/api/owner/stock/chapter-i/initialize", body, owner_headers)
+def test_bad_stock_bodies_are_400(redis_client, body, owner_api):
+    response = owner_api.post("/api/owner/stock/chapter-i/initialize", body)
     assert response.status_code == 400, response.get_json()
     assert response.get_json()["error"]
     assert redis_client.dbsize() == 0
 
 
-def test_unknown_chapter_and_action(client, owner_headers):
-    assert post(client, "/api/owner/stock/chapter-ix/initialize", {"stock": {}}, owner_headers).status_code == 404
-    assert post(client, "/api/owner/stock/chapter-i/delete", {"stock": {}}, owner_headers).status_code == 400
+def test_unknown_chapter_and_action(owner_api):
+    assert owner_api.post("/api/owner/stock/chapter-ix/initialize", {"stock": {}}).status_code == 404
+    assert owner_api.post("/api/owner/stock/chapter-i/delete", {"stock": {}}).status_code == 400
 
 
-def test_bodies_that_are_not_json_objects(client, owner_headers):
+def test_bodies_that_are_not_json_objects(owner_api):
     path = "/api/owner/stock/chapter-i/initialize"
-    assert (
-        client.post(path, data=b"not json", headers={**owner_headers, "Content-Type": "application/json"}).status_code
-        == 400
-    )
-    assert (
-        client.post(path, data=b"[]", headers={**owner_headers, "Content-Type": "application/json"}).status_code == 400
-    )
-    huge = client.post(
-        path, data=b"{" + b" " * 70000 + b"}", headers={**owner_headers, "Content-Type": "application/json"}
-    )
+    assert owner_api.post_raw(path, b"not json").status_code == 400
+    assert owner_api.post_raw(path, b"[]").status_code == 400
+    huge = owner_api.post_raw(path, b"{" + b" " * 70000 + b"}")
     assert huge.status_code == 413 and huge.get_json()["error"]
 
 
-def test_bodies_that_only_lenient_json_reads_are_400(client, owner_headers, redis_client):
+def test_bodies_that_only_lenient_json_reads_are_400(redis_client, owner_api):
     """Half a surrogate pair or a NaN cannot be kept as text or stock: refused before the store sees it."""
     path = "/api/owner/stock/chapter-i/initialize"
-    headers = {**owner_headers, "Content-Type": "application/json"}
     for body in ('{"stock": {"balm-tee/M": 1}, "note": "restock \\ud800"}', '{"stock": {"balm-tee/M": NaN}}'):
-        response = client.post(path, data=body, headers=headers)
+        response = owner_api.post_raw(path, body)
         assert response.status_code == 400 and "standard JSON" in response.get_json()["error"]
     assert redis_client.dbsize() == 0
 
 
-def test_set_below_held_floors_available_at_zero(client, owner_headers, shop):
+def test_set_below_held_floors_available_at_zero(shop, owner_api):
     shop.inventory.initialize("chapter-i", {"tide-tote/OS": 5})
     shop.store.checkout_hold(
         {
@@ -196,9 +185,7 @@ def test_set_below_held_floors_available_at_zero(client, owner_headers, shop):
     )
     rows = {
         r["sku"]: r
-        for r in post(
-            client, "/api/owner/stock/chapter-i/set", {"stock": {"tide-tote/OS": 1}}, owner_headers
-        ).get_json()["skus"]
+        for r in owner_api.post("/api/owner/stock/chapter-i/set", {"stock": {"tide-tote/OS": 1}}).get_json()["skus"]
     }
     assert (rows["tide-tote/OS"]["on_hand"], rows["tide-tote/OS"]["held"], rows["tide-tote/OS"]["available"]) == (
         1,
@@ -210,24 +197,17 @@ def test_set_below_held_floors_available_at_zero(client, owner_headers, shop):
 # -- orders ----------------------------------------------------------------------
 
 
-def test_orders_newest_first_with_cursor(client, owner_headers, shop, paid):
+def test_orders_newest_first_with_cursor(shop, paid, owner_api):
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 100})
     ids = paid(7)
-    seen, cursor = [], None
-    while True:
-        query = {"limit": 3, **({"cursor": cursor} if cursor else {})}
-        page = client.get("/api/owner/orders", query_string=query, headers=owner_headers).get_json()
-        seen += [o["id"] for o in page["orders"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert seen == list(reversed(ids))
-    paid_only = client.get("/api/owner/orders?status=paid", headers=owner_headers).get_json()
+    listed, calls = owner_api.pages("/api/owner/orders", "orders", limit=3)
+    assert [o["id"] for o in listed] == list(reversed(ids)) and calls == 3
+    paid_only = owner_api.get("/api/owner/orders?status=paid").get_json()
     assert len(paid_only["orders"]) == 7 and paid_only["next_cursor"] is None
-    assert client.get("/api/owner/orders?status=shipped", headers=owner_headers).get_json()["orders"] == []
+    assert owner_api.get("/api/owner/orders?status=shipped").get_json()["orders"] == []
 
 
-def test_orders_of_one_millisecond_are_listed_newest_first(make_app, stub, owner_headers, deliver_to, redis_client):
+def test_orders_of_one_millisecond_are_listed_newest_first(make_app, stub, deliver_to, redis_client):
     """Ties go by the order the store took the orders, not by their ids; so does an app clock a little behind."""
     app = make_app(STRIPE_SECRET_KEY="sk_test_stand_in", STRIPE_API_BASE=stub.base, STRIPE_TIMEOUT_SECONDS=10)
     shop, client = app.extensions["shop"], app.test_client()
@@ -249,9 +229,10 @@ def test_orders_of_one_millisecond_are_listed_newest_first(make_app, stub, owner
     (late,) = paid(1)
     assert int(redis_client.hget(f"{{shop}}:order:{late}", "created_at")) == int((now - 120) * 1000)
     newest_first = [*reversed(ids), late]
-    listed = client.get("/api/owner/orders", headers=owner_headers).get_json()["orders"]
+    owner_api = OwnerAPI(client)
+    listed = owner_api.json("/api/owner/orders")["orders"]
     assert [o["id"] for o in listed] == newest_first
-    listed = client.get("/api/owner/orders?status=paid", headers=owner_headers).get_json()["orders"]
+    listed = owner_api.json("/api/owner/orders", status="paid")["orders"]
     assert [o["id"] for o in listed] == [i for i in newest_first if i != ids[4]]
 
 
@@ -270,15 +251,15 @@ def test_orders_of_one_millisecond_are_listed_newest_first(make_app, stub, owner
         "status=",
     ],
 )
-def test_bad_order_queries_are_400(client, owner_headers, query):
-    response = client.get(f"/api/owner/orders?{query}", headers=owner_headers)
+def test_bad_order_queries_are_400(query, owner_api):
+    response = owner_api.get(f"/api/owner/orders?{query}")
     assert response.status_code == 400 and response.get_json()["error"]
 
 
-def test_order_detail_shape_and_404(client, owner_headers, shop, paid):
+def test_order_detail_shape_and_404(shop, paid, owner_api):
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
     (order_id,) = paid(1)
-    order = client.get(f"/api/owner/orders/{order_id}", headers=owner_headers).get_json()
+    order = owner_api.get(f"/api/owner/orders/{order_id}").get_json()
     for key in (
         "id",
         "status",
@@ -300,47 +281,39 @@ def test_order_detail_shape_and_404(client, owner_headers, shop, paid):
         assert key in order["items"][0]
     assert isinstance(order["stripe"]["event_ids"], list) and isinstance(order["flags"], list)
     assert order["created_at"].endswith("Z")
-    assert client.get("/api/owner/orders/ord_nope", headers=owner_headers).status_code == 404
-    assert client.get("/api/owner/orders/..%2F..%2Fetc", headers=owner_headers).status_code == 404
+    assert owner_api.get("/api/owner/orders/ord_nope").status_code == 404
+    assert owner_api.get("/api/owner/orders/..%2F..%2Fetc").status_code == 404
 
 
-def test_status_moves(client, owner_headers, shop, paid, deliver):
+def test_status_moves(shop, paid, deliver, owner_api):
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
     (order_id,) = paid(1)
     path = f"/api/owner/orders/{order_id}/status"
-    assert post(client, path, {"status": "delivered"}, owner_headers).status_code == 409  # paid -> delivered skips
-    shipped = post(client, path, {"status": "shipped", "tracking": "DHL 123"}, owner_headers)
+    assert owner_api.post(path, {"status": "delivered"}).status_code == 409  # paid -> delivered skips
+    shipped = owner_api.post(path, {"status": "shipped", "tracking": "DHL 123"})
     assert shipped.status_code == 200 and shipped.get_json()["tracking"] == "DHL 123"
-    assert post(client, path, {"status": "delivered"}, owner_headers).get_json()["status"] == "delivered"
+    assert owner_api.post(path, {"status": "delivered"}).get_json()["status"] == "delivered"
     for stripe_driven in ("refunded", "payment_failed", "expired", "pending", "partially_refunded"):
-        assert post(client, path, {"status": stripe_driven}, owner_headers).status_code == 409
-    assert post(client, path, {"status": "lost"}, owner_headers).status_code == 400
-    assert post(client, path, {}, owner_headers).status_code == 400
-    assert post(client, "/api/owner/orders/ord_nope/status", {"status": "shipped"}, owner_headers).status_code == 404
+        assert owner_api.post(path, {"status": stripe_driven}).status_code == 409
+    assert owner_api.post(path, {"status": "lost"}).status_code == 400
+    assert owner_api.post(path, {}).status_code == 400
+    assert owner_api.post("/api/owner/orders/ord_nope/status", {"status": "shipped"}).status_code == 404
     review = deliver(event("checkout.session.completed", checkout_session(items=None))).get_json()
     assert review["order_status"] == "needs_review"
-    fixed = post(client, f"/api/owner/orders/{review['order_id']}/status", {"status": "paid"}, owner_headers)
+    fixed = owner_api.post(f"/api/owner/orders/{review['order_id']}/status", {"status": "paid"})
     assert fixed.status_code == 200 and fixed.get_json()["status"] == "paid"
-    assert [
-        o["id"] for o in client.get("/api/owner/orders?status=needs_review", headers=owner_headers).get_json()["orders"]
-    ] == []
+    assert [o["id"] for o in owner_api.get("/api/owner/orders?status=needs_review").get_json()["orders"]] == []
 
 
 # -- ledger ----------------------------------------------------------------------
 
 
-def test_ledger_filters_pages_and_replays(client, owner_headers, shop, paid):
+def test_ledger_filters_pages_and_replays(shop, paid, owner_api):
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 4, "balm-tee/L": 2})
     shop.inventory.adjust("chapter-i", {"balm-tee/M": 3}, note="found in the studio")
     paid(5)  # five of balm-tee/M: the fifth is short of nothing (7 on hand)
-    entries, cursor = [], None
-    while True:
-        query = {"sku": "balm-tee/M", "limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = client.get("/api/owner/ledger", query_string=query, headers=owner_headers).get_json()
-        entries += page["entries"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    entries, calls = owner_api.pages("/api/owner/ledger", "entries", sku="balm-tee/M", limit=2)
+    assert calls == 4  # seven entries, two a page
     assert [e["reason"] for e in entries] == ["order_commit"] * 5 + ["adjust", "initialize"]
     assert sum(e["delta"] for e in entries) == entries[0]["on_hand"] == 2
     first = entries[-1]
@@ -358,7 +331,7 @@ def test_ledger_filters_pages_and_replays(client, owner_headers, shop, paid):
         "actor",
         "note",
     }
-    commits = client.get("/api/owner/ledger?reason=order_commit", headers=owner_headers).get_json()["entries"]
+    commits = owner_api.get("/api/owner/ledger?reason=order_commit").get_json()["entries"]
     assert len(commits) == 5 and all(e["actor"] == "stripe" for e in commits)
 
 
@@ -375,25 +348,17 @@ def test_ledger_filters_pages_and_replays(client, owner_headers, shop, paid):
         "sku=",
     ],
 )
-def test_bad_ledger_queries_are_400(client, owner_headers, query):
-    assert client.get(f"/api/owner/ledger?{query}", headers=owner_headers).status_code == 400
+def test_bad_ledger_queries_are_400(query, owner_api):
+    assert owner_api.get(f"/api/owner/ledger?{query}").status_code == 400
 
 
-def test_ledger_filter_across_a_long_ledger(client, owner_headers, shop):
+def test_ledger_filter_across_a_long_ledger(shop, owner_api):
     """The filter scans a bounded number of entries per call; pages still find every match."""
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 0})
     for _ in range(60):
         shop.inventory.adjust("chapter-i", {"balm-tee/L": 1})
     shop.store.ledger_scan = 25  # each call reads at most 25 entries of the 61
-    found, cursor, calls = [], None, 0
-    while True:
-        calls += 1
-        query = {"sku": "balm-tee/M", **({"cursor": cursor} if cursor else {})}
-        page = client.get("/api/owner/ledger", query_string=query, headers=owner_headers).get_json()
-        found += page["entries"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    found, calls = owner_api.pages("/api/owner/ledger", "entries", sku="balm-tee/M")
     assert [e["reason"] for e in found] == ["initialize"]
     assert calls == 3  # 25 + 25 + 11 entries read, one match
 
@@ -401,8 +366,8 @@ def test_ledger_filter_across_a_long_ledger(client, owner_headers, shop):
 # -- health ------------------------------------------------------------------------
 
 
-def test_health_shape(client, owner_headers):
-    report = client.get("/api/owner/health", headers=owner_headers).get_json()
+def test_health_shape(owner_api):
+    report = owner_api.get("/api/owner/health").get_json()
     assert isinstance(report["ok"], bool)
     for check in report["checks"]:
         assert set(check) == {"name", "level", "ok", "detail", "fix"}
@@ -413,28 +378,28 @@ def test_health_shape(client, owner_headers):
     assert levels["webhook_secret"] == "ok" and levels["store"] == "ok"
 
 
-def test_health_fails_without_webhook_secret(make_app, owner_headers):
-    report = make_app(STRIPE_WEBHOOK_SECRET="").test_client().get("/api/owner/health", headers=owner_headers).get_json()
+def test_health_fails_without_webhook_secret(make_app):
+    report = OwnerAPI(make_app(STRIPE_WEBHOOK_SECRET="").test_client()).json("/api/owner/health")
     assert report["ok"] is False
     assert next(c for c in report["checks"] if c["name"] == "webhook_secret")["level"] == "fail"
 
 
-def test_health_counts_deliveries_and_shows_latest_refusals(client, owner_headers, shop, deliver):
+def test_health_counts_deliveries_and_shows_latest_refusals(client, shop, deliver, owner_api):
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
     evt = event("checkout.session.completed", checkout_session(items="balm-tee/M"))
     deliver(evt)
     deliver(evt)
     deliver(event("customer.created", {"id": "cus_1"}))
     client.post("/api/webhooks/stripe", data=b"{}", headers={"Stripe-Signature": "t=1,v1=00"})
-    checks = {c["name"]: c for c in client.get("/api/owner/health", headers=owner_headers).get_json()["checks"]}
+    checks = {c["name"]: c for c in owner_api.get("/api/owner/health").get_json()["checks"]}
     assert "today: 1 applied, 1 duplicate, 1 ignored, 1 rejected" in checks["events"]["detail"]
     assert checks["events"]["level"] == "warn" and "STRIPE_WEBHOOK_SECRET" in checks["events"]["fix"]
     assert checks["webhook_errors"]["level"] == "warn" and "signature refused" in checks["webhook_errors"]["detail"]
     assert checks["last_event"]["level"] == "ok" and "customer.created" in checks["last_event"]["detail"]
 
 
-def test_an_empty_order_id_is_a_json_404_not_a_redirect(client, owner_headers):
+def test_an_empty_order_id_is_a_json_404_not_a_redirect(client, owner_api):
     for method, path in (("post", "/api/owner/orders//status"), ("get", "/api/owner/orders//")):
-        response = getattr(client, method)(path, json={"status": "shipped"}, headers=owner_headers)
+        response = getattr(client, method)(path, json={"status": "shipped"}, headers=owner_api.headers)
         assert response.status_code == 404, (path, response.status_code)
         assert response.is_json and response.get_json()["error"]

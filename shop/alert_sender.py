@@ -11,13 +11,17 @@ import json
 import logging
 import time
 
-log = logging.getLogger("shop.alerts")
+from shop.orders import FLAG_HELP
+
+log = logging.getLogger("shop.alert_sender")
 
 ALERT_TIMEOUT_SECONDS = 2.0
 SIGNATURE_ALERT_AT = (5, 50, 500)  # refused signatures in a day that raise an alert
+# The order flags that are sent as alerts (their words: shop.orders.FLAG_HELP, as on the order page).
+ALERTED_FLAGS = ("oversold", "needs_review", "amount_mismatch", "currency_mismatch", "disputed")
 
 
-class Notifier:
+class AlertSender:
     def __init__(
         self,
         url: str | None,
@@ -87,16 +91,9 @@ class Notifier:
                 self.send("sold_out", f"{name} ({sku}) is sold out.")
             elif available <= self.low_threshold:
                 self.send("low_stock", f"{name} ({sku}): only {available} left.")
-        texts = {
-            "oversold": "sold beyond stock (oversold)",
-            "needs_review": "needs review: it named nothing the shop sells",
-            "amount_mismatch": "was paid a different amount than the catalog price",
-            "currency_mismatch": "was paid in another currency than the shop's",
-            "disputed": "is disputed by the customer's bank",
-        }
         for flag in flags:
-            if flag in texts:
-                self.send(flag, f"Order {order_id} {texts[flag]}. Open it in Owner Mode.")
+            if flag in ALERTED_FLAGS:
+                self.send(flag, f"Order {order_id}: {flag.replace('_', ' ')}. {FLAG_HELP[flag]} Open it in Owner Mode.")
 
     def after_rejection(self, refused_today: int) -> None:
         if self.enabled and refused_today in SIGNATURE_ALERT_AT:
