@@ -1,4 +1,4 @@
-"""Orders: statuses, the moves the owner may make, and the order's JSON shape."""
+"""Orders: reading them, the owner's status changes, and the order's JSON shape (moves: shop/lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -8,27 +8,12 @@ import secrets
 import time
 from datetime import UTC, datetime
 
+from shop import lifecycle
 from shop.errors import BadRequest, Conflict, NotFound
 
-STATUSES = [
-    "pending",
-    "awaiting_payment",
-    "paid",
-    "shipped",
-    "delivered",
-    "payment_failed",
-    "expired",
-    "refunded",
-    "partially_refunded",
-    "needs_review",
-]
-
-# What the owner may set by hand, and from where. Stripe drives the rest.
-OWNER_TRANSITIONS = {
-    "shipped": ["paid"],
-    "delivered": ["shipped"],
-    "paid": ["needs_review"],
-}
+# The lifecycle's names, kept here for the views that read them with the order's shape.
+STATUSES = list(lifecycle.STATUSES)
+OWNER_TRANSITIONS = lifecycle.OWNER_MOVES
 
 ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _LIST_FIELDS = ("items", "flags", "oversold", "event_ids", "history")
