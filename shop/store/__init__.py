@@ -19,29 +19,35 @@ from typing import Any
 import orjson
 
 from shop.errors import BadRequest, NoScript, StoreError
-from shop.releases import normalize_email
 from shop.store import keys
+from shop.store.events import SCRIPTS as EVENT_SCRIPTS
+from shop.store.events import event_call
 
 SCRIPTS = Path(__file__).parent / "scripts"
-EVENT_MARK_TTL = 35 * 86400  # Stripe retries for 3 days and keeps events for 30.
 _ORDER_MEMBER = re.compile(r"^\d{15}\|[A-Za-z0-9_-]{1,64}$")
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
-# Fields of a webhook action the Python side keeps for itself (retry under the derived id, log text).
-_NOT_FOR_SCRIPT = frozenset(("derived_order_id", "reason"))
+
+
+_INCLUDE = re.compile(r"^-- include: ([a-z_, ]+)$", re.MULTILINE)
 
 
 class Script:
-    """One ``.lua`` file (with the shared prelude in front), run by EVALSHA."""
+    """One ``.lua`` file, run by EVALSHA: the shared prelude, then the modules its header includes
+    (a line ``-- include: event, session`` puts ``_event.lua`` and ``_session.lua`` in), then the script.
+    """
 
     def __init__(self, name: str):
-        prelude = (SCRIPTS / "_prelude.lua").read_text()
+        text = (SCRIPTS / f"{name}.lua").read_text()
+        match = _INCLUDE.search(text)
+        modules = [m.strip() for m in match[1].split(",")] if match else []
+        parts = [(SCRIPTS / f"_{part}.lua").read_text() for part in ("prelude", *modules)]
         self.name = name
-        self.source = prelude + "\n" + (SCRIPTS / f"{name}.lua").read_text()
+        self.source = "\n".join((*parts, text))
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
 
 _SCRIPT_NAMES = (
-    "apply_event",
+    *EVENT_SCRIPTS,
     "stock_change",
     "stock_read",
     "order_status",
@@ -255,30 +261,16 @@ class Store:
 
     # -- orders -----------------------------------------------------------
 
-    def apply_event(self, action: dict, now_ms: int, day: str) -> dict:
-        """Apply one verified Stripe event to its order: one EVALSHA."""
-        action = {k: v for k, v in action.items() if v is not None and k not in _NOT_FOR_SCRIPT}
-        action["mark_ttl"] = EVENT_MARK_TTL
-        # The customer a per-customer limit counts: the session's email, or (refunds) the one the sale counted.
-        limit_email = action.get("limit_email") or normalize_email((action.get("customer") or {}).get("email"))
-        action["limit_email"] = limit_email
-        event_keys = [
-            *keys.STOCK_KEYS,
-            keys.event(action["event_id"]),
-            keys.order(action.get("order_id") or "-"),
-            keys.SESSION_ORDERS,
-            keys.PAYMENT_ORDERS,
-            keys.ORDERS,
-            keys.WEBHOOK,
-            keys.STATS_TOTAL,
-            keys.stats_day(day),
-            keys.customer_orders((action.get("customer") or {}).get("email")),
-            keys.ATTENTION,
-            keys.RELEASES,
-            keys.customer_paid(limit_email),
-            *keys.STATUS_INDEXES,
-        ]
-        return self.run_json("apply_event", event_keys, [now_ms, dumps(action)])
+    def apply_event(self, action, now_ms: int, day: str) -> dict:
+        """Apply one verified Stripe event (a frozen action of shop/stripe_events.py) to its order: one EVALSHA.
+
+        Returns {"status": "applied"|"duplicate"|"ignored"|"need_items"|"session_conflict", "order_id",
+        "order_status"}; an applied answer also carries "flags" and, after a sale, "stock": {sku: [on_hand,
+        held]} of the order's tracked SKUs. need_items and session_conflict changed nothing: the caller
+        calls again with a new action (shop/fulfillment.py).
+        """
+        script, event_keys, argument = event_call(action, day)
+        return self.run_json(script, event_keys, [now_ms, dumps(argument)])
 
     def checkout_hold(
         self,
