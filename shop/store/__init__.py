@@ -420,7 +420,7 @@ class Store:
         return self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)], [now_ms, dumps(request)])
 
     def request_refund(self, order_id: str, *, restock: bool, note: str, now_ms: int) -> dict:
-        """Remember, on a refundable order, whether its refund puts the units back (apply_event restocks)."""
+        """Remember, on a refundable order, whether its refund puts the units back (event_refund.lua restocks)."""
         return self.run_json(
             "order_refund_request", [keys.order(order_id)], [now_ms, dumps({"restock": restock, "note": note})]
         )

@@ -1,5 +1,5 @@
 -- order_refund_request.lua: the owner asks Stripe for a refund of an order: remember whether the
--- units go back on the shelf, so the refund event's script (apply_event.lua) restocks them exactly
+-- units go back on the shelf, so the refund event's script (event_refund.lua) restocks them exactly
 -- once when Stripe confirms. Asked before Stripe is called; undone (restock false) if Stripe refuses.
 -- KEYS[1]  the order (hash)
 -- ARGV[1]  now_ms
