@@ -13,12 +13,28 @@ import binascii
 import hashlib
 import re
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from shop.errors import BadRequest, NoScript, StoreError
+from shop import releases
+from shop.errors import (
+    BadRequest,
+    ChapterAlreadyInitialized,
+    ChapterNotInitialized,
+    CheckoutRateLimited,
+    CheckoutRefused,
+    NoScript,
+    NotRefundable,
+    NotRefunded,
+    OrderNotFound,
+    RestockTooMany,
+    StatusMoveRefused,
+    StockBelowZero,
+    StoreError,
+)
 from shop.store import keys
 from shop.store.events import SCRIPTS as EVENT_SCRIPTS
 from shop.store.events import event_call
@@ -232,8 +248,24 @@ class Store:
         rows, windows = self.run_json("stock_read", [*keys.STOCK_KEYS, keys.RELEASES], [now_ms, dumps(chapters)])
         return rows, {k: orjson.loads(v) for k, v in (windows or {}).items()}
 
-    def change_stock(self, request: dict, now_ms: int) -> dict:
-        return self.run_json("stock_change", keys.STOCK_KEYS, [now_ms, dumps(request)])
+    def change_stock(self, request: dict, now_ms: int, *, chapter_name: str) -> dict:
+        """Initialize, set or adjust a chapter's stock, all or nothing (one EVALSHA).
+
+        Returns {"ok": True, "initialized", "rows": [[sku, on_hand, held], ...]}.
+        Raises:
+            ChapterAlreadyInitialized, ChapterNotInitialized, StockBelowZero (with "skus"): nothing changed.
+        """
+        result = self.run_json("stock_change", keys.STOCK_KEYS, [now_ms, dumps(request)])
+        error = result.get("error")
+        if error == "already_initialized":
+            raise ChapterAlreadyInitialized(chapter_name)
+        if error == "not_initialized":
+            raise ChapterNotInitialized(
+                f"{chapter_name} is not initialized yet; initialize it first", request["chapter"]
+            )
+        if error == "negative":
+            raise StockBelowZero(result["skus"])
+        return result
 
     def ledger_page(
         self, *, sku: str | None, reason: str | None, limit: int, cursor: str | None
@@ -280,10 +312,20 @@ class Store:
         *,
         shopper_id: str | None = None,
         address: str = "unknown",
+        chapter_names: Mapping[str, str] | None = None,
+        product_names: Mapping[str, str] | None = None,
     ) -> dict:
         """Judge every drop limit and hold every line, storing the pending order, or hold nothing (one EVALSHA).
 
-        ``idempotency_key`` comes already scoped to the shopper (shop.checkout).
+        ``idempotency_key`` comes already scoped to the shopper (shop.checkout); the names are the cart's
+        chapters' and limited products' (by id), for the shopper's words when a limit refuses.
+
+        Returns:
+            {"ok": True, "replaced": the order id of the shopper's checkout this one released, or None},
+            or {"replay_of": order id} when the Idempotency-Key was used already.
+        Raises:
+            CheckoutRefused: the cart cannot be held (not on sale, a limit, not enough stock); nothing was held.
+            CheckoutRateLimited: too many checkouts from the address in the last minute.
         """
         request = {**request, "idempotency": bool(idempotency_key), "idempotency_ttl": 86400}
         email = request.get("email")
@@ -301,7 +343,9 @@ class Store:
             keys.customer_paid(email),
             keys.customer_holds(email),
         ]
-        return self.run_json("checkout_hold", hold_keys, [now_ms, dumps(request)])
+        return _hold_answer(
+            self.run_json("checkout_hold", hold_keys, [now_ms, dumps(request)]), chapter_names, product_names
+        )
 
     # -- releases -----------------------------------------------------------
 
@@ -371,8 +415,18 @@ class Store:
         return orders, encode_cursor(page[-1]) if more else None
 
     def set_order_status(self, order_id: str, request: dict, now_ms: int) -> dict:
+        """The owner's move (``request["status"]`` from one of ``request["allowed_from"]``): one EVALSHA.
+
+        Raises:
+            OrderNotFound, StatusMoveRefused: nothing changed.
+        """
         request = {k: v for k, v in request.items() if v is not None}
-        return self.run_json("order_status", [keys.order(order_id), *keys.STATUS_INDEXES], [now_ms, dumps(request)])
+        result = self.run_json("order_status", [keys.order(order_id), *keys.STATUS_INDEXES], [now_ms, dumps(request)])
+        if result.get("error") == "not_found":
+            raise OrderNotFound(order_id)
+        if result.get("error") == "not_allowed":
+            raise StatusMoveRefused(order_id, result["from"], request["status"], tuple(request["allowed_from"]))
+        return result
 
     # -- owner mode ---------------------------------------------------------
 
@@ -417,13 +471,40 @@ class Store:
         self.backend.call("HSET", keys.ALERT_ACKS, alert_id, now_ms)
 
     def restock_order(self, order_id: str, request: dict, now_ms: int) -> dict:
-        return self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)], [now_ms, dumps(request)])
+        """Put a refunded order's units back, each at most once (one EVALSHA).
+
+        Raises:
+            OrderNotFound, NotRefunded, RestockTooMany, ChapterNotInitialized: nothing changed.
+        """
+        result = self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)], [now_ms, dumps(request)])
+        error = result.get("error")
+        if error == "not_found":
+            raise OrderNotFound(order_id)
+        if error == "not_refunded":
+            raise NotRefunded(order_id, result["status"])
+        if error == "too_many":
+            raise RestockTooMany(result["skus"])
+        if error == "not_initialized":
+            chapter = result["chapter"]
+            raise ChapterNotInitialized(
+                f"{chapter} is not initialized: initialize its stock before restocking", chapter
+            )
+        return result
 
     def request_refund(self, order_id: str, *, restock: bool, note: str, now_ms: int) -> dict:
-        """Remember, on a refundable order, whether its refund puts the units back (event_refund.lua restocks)."""
-        return self.run_json(
+        """Remember, on a refundable order, whether its refund puts the units back (event_refund.lua restocks).
+
+        Raises:
+            OrderNotFound, NotRefundable: nothing changed.
+        """
+        result = self.run_json(
             "order_refund_request", [keys.order(order_id)], [now_ms, dumps({"restock": restock, "note": note})]
         )
+        if result.get("error") == "not_found":
+            raise OrderNotFound(order_id)
+        if result.get("error") == "not_refundable":
+            raise NotRefundable(order_id, result["status"])
+        return result
 
     def save_stock_verification(self, result: dict) -> None:
         self.backend.call("SET", keys.STOCK_VERIFIED, dumps(result))
@@ -441,3 +522,53 @@ class Store:
 
     def alert_failures(self, count: int = 5) -> list[dict]:
         return [orjson.loads(r) for r in self.backend.call("LRANGE", keys.ALERT_FAILURES, 0, count - 1) or []]
+
+
+def _hold_answer(held: dict, chapter_names: Mapping | None, product_names: Mapping | None) -> dict:
+    """checkout_hold.lua's answer: the hold, a replay, or the typed refusal in the shopper's words."""
+    error = held.get("error")
+    if not error:
+        return held
+    if error == "idempotent":
+        return {"replay_of": held["order_id"]}
+    chapter = (chapter_names or {}).get(held.get("chapter"), held.get("chapter"))
+    if error == "scheduled":
+        raise CheckoutRefused(
+            f"{chapter} is not on sale yet: it opens at {releases.owner_words(held['opens_at'])}; come back then",
+            error,
+            opens_at=releases.iso_utc(held["opens_at"]),
+        )
+    if error == "closed":
+        raise CheckoutRefused(
+            f"{chapter} is no longer on sale: it closed at {releases.owner_words(held['closes_at'])}",
+            error,
+            closes_at=releases.iso_utc(held["closes_at"]),
+        )
+    if error == "rate":
+        raise CheckoutRateLimited(held["retry_after"])
+    if error == "shopper_limit":
+        raise CheckoutRefused(
+            f"one checkout can reserve at most {held['limit']} items; take some out of your cart and try again",
+            error,
+            limit=held["limit"],
+        )
+    if error == "address_limit":
+        raise CheckoutRefused(
+            f"too many items are reserved from your network right now (at most {held['limit']} at once); "
+            "finish or cancel an open checkout, or try again when one ends",
+            error,
+            limit=held["limit"],
+        )
+    if error == "customer_limit":
+        name = (product_names or {}).get(held["product"], held["product"])
+        raise CheckoutRefused(
+            f"{name} is sold {releases.limit_words(name, held['limit'])}, and this email already "
+            f"has {held['taken']} in an order or an open checkout; take it out of your cart to buy the rest",
+            error,
+            product=held["product"],
+            limit=held["limit"],
+        )
+    if error == "short":
+        names = ", ".join(f"{s['sku']} ({s['available']} left)" for s in held["skus"])
+        raise CheckoutRefused(f"not enough stock for: {names}; change the cart and try again", error, skus=held["skus"])
+    raise CheckoutRefused(f"the checkout could not start ({error}); please try again", error)
