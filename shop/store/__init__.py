@@ -2,8 +2,9 @@
 
 ``Store`` turns domain calls into one script run (one round trip) per state
 change, or into a read of a bounded number of keys. Results come back as plain
-dicts and lists; script refusals come back as ``{"error": ...}`` for the
-domain layer to turn into typed errors.
+dicts and lists; a script's refusal is turned, right here next to the call, into
+the typed error of shop/errors.py that the API answers with (its message and JSON
+fields). The Stripe event scripts' keys are built in shop/store/events.py.
 """
 
 from __future__ import annotations
