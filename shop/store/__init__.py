@@ -36,6 +36,7 @@ from shop.errors import (
     StockBelowZero,
     StoreError,
 )
+from shop.lifecycle import STRIPE_MOVES
 from shop.store import keys
 from shop.store.events import SCRIPTS as EVENT_SCRIPTS
 from shop.store.events import event_call
@@ -499,7 +500,9 @@ class Store:
             OrderNotFound, NotRefundable: nothing changed.
         """
         result = self.run_json(
-            "order_refund_request", [keys.order(order_id)], [now_ms, dumps({"restock": restock, "note": note})]
+            "order_refund_request",
+            [keys.order(order_id)],
+            [now_ms, dumps({"restock": restock, "note": note, "refundable": STRIPE_MOVES["refund"].source})],
         )
         if result.get("error") == "not_found":
             raise OrderNotFound(order_id)
