@@ -43,19 +43,22 @@ class Fulfillment:
         """Apply one verified event; the answer says applied, duplicate or ignored.
 
         ``source`` names a caller other than Stripe's webhook (success page, reconciliation). The
-        action is built once; the store may ask once for the session's own order id and once for
-        the session's line items, and each time gets a new action (one more script run, no mutation).
+        action is built once; the store may ask once for a new one (the session's own order id, the
+        session's line items): one more script run, with an action built by a pure function.
         """
         action = stripe_events.event_action(check_envelope(event), self.catalog, source=source)
         if isinstance(action, (stripe_events.RefundEvent, stripe_events.DisputeEvent)):
             # A refund or dispute names only the payment: its order, and the customer the sale counted for.
             action = stripe_events.for_order(action, *self.store.order_and_customer_for_payment(action.payment_intent))
         result = self._apply(action)
-        if result["status"] == "session_conflict":
-            action = stripe_events.under_own_session(action)
-            result = self._apply(action)
-        if result["status"] == "need_items":
-            action = self._with_line_items(action)
+        if result["status"] in ("session_conflict", "need_items"):
+            # The store changed nothing and asks once for a better action: the session's own order id
+            # (its order id belonged to another session) and, when the event named no readable items,
+            # the session's line items. The new action cannot be asked about again.
+            if result["status"] == "session_conflict":
+                action = stripe_events.under_own_session(action)
+            if action.need_items:
+                action = self._with_line_items(action)
             result = self._apply(action)
         log.info(
             "%s %s type=%s session=%s order=%s outcome=%s%s",
