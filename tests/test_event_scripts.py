@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from shop.catalog import Catalog
+from shop.lifecycle import STATUSES, STRIPE_MOVES
 from shop.store import SCRIPTS, Script
 from shop.store.events import SCRIPT_OF_KIND, event_call, event_keys
 from shop.store.events import SCRIPTS as EVENT_SCRIPTS
@@ -95,3 +96,12 @@ def test_a_script_is_its_prelude_then_its_modules_then_itself():
 def test_the_order_index_member_is_formatted_in_one_place():
     texts = {p.name: p.read_text() for p in SCRIPTS.glob("*.lua")}
     assert [name for name, text in texts.items() if "%015d" in text] == ["_prelude.lua"]
+
+
+@pytest.mark.parametrize("script", ["event_paid", "event_unpaid", "event_failed_or_expired", "event_refund"])
+def test_the_statuses_a_script_names_are_its_moves_targets_in_the_lifecycle(script):
+    kinds = [k for k, s in SCRIPT_OF_KIND.items() if s == script]
+    targets = {t for k in kinds for t in STRIPE_MOVES[k].target}
+    text = (SCRIPTS / f"{script}.lua").read_text()
+    named = {word for word in re.findall(r"'([a-z_]+)'", text) if word in STATUSES}
+    assert named == targets
