@@ -118,7 +118,7 @@ class RestockTooMany(Conflict):
 
 
 class ChapterNotInitialized(Conflict):
-    """Stock of a chapter that is not tracked yet; ``words`` name the chapter and what to do."""
+    """Stock of a chapter that is not tracked yet: the message names the chapter and what to do."""
 
     def __init__(self, message: str, chapter: str):
         super().__init__(message)
