@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean browser-deps
+.PHONY: run test lint bench drop clean browser-deps
 
 # The first start installs the pinned dependencies (about a minute): say so, and let pip show its progress.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -38,6 +38,12 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
 	  || { echo "make bench needs wrk: sudo apt-get install -y wrk"; exit 1; }
 	$(BIN)/python bench/run.py
+
+# A whole drop (2,000 shoppers, 200 units, 10 % bots) with the line on, then off: about four minutes of real
+# time against gunicorn, redis-server and a slow, rate-limited Stripe stand-in; appends to bench/results.md.
+# DROP_SHOPPERS / DROP_UNITS / DROP_WINDOW (seconds of arrivals) shrink it.
+drop: $(STAMP)
+	$(BIN)/python bench/drop.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

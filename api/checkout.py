@@ -69,11 +69,15 @@ def start_checkout():
             'the cart is JSON nested too deeply; send {"items": [{"sku": "balm-tee/M", "quantity": 1}]}'
         ) from None
     shop = get_shop()
+    shopper_id = shop.shoppers.read(request.cookies.get(COOKIE))
+    from api.queue import line_passes
+
     answer = shop.checkout.start(
         body,
         base_url=public_base_url(),
         idempotency_key=request.headers.get("Idempotency-Key"),
-        shopper_id=shop.shoppers.read(request.cookies.get(COOKIE)),
+        shopper_id=shopper_id,
         address=client_address(),
+        passes=line_passes(shop, shopper_id),
     )
     return jsonify(answer), 201

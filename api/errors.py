@@ -12,7 +12,7 @@ from shop.errors import ShopError, StoreUnavailable
 log = logging.getLogger("shop.http")
 
 # Details of a ShopError that its JSON answer carries beside "error" (SPEC sections 5 and 7).
-_PUBLIC_DETAILS = ("skus", "opens_at", "closes_at", "product", "limit")
+_PUBLIC_DETAILS = ("skus", "opens_at", "closes_at", "product", "limit", "state", "position", "ahead", "eta_seconds")
 
 _HTTP_HINTS = {
     404: "no such address; see the README for the API's routes",

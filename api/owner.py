@@ -152,6 +152,13 @@ def chapter_release(chapter: str):
     return jsonify(shop.releases.set(chapter, json_body()))
 
 
+@owner_api.get("/chapters/<chapter>/line")
+@owner_token_required
+def chapter_line(chapter: str):
+    """A chapter's waiting line as the owner's Drop view shows it: waiting, admitted, refused joins, sold."""
+    return jsonify(get_shop().line.watch(chapter))
+
+
 @owner_api.post("/orders/<order_id>/refund")
 @owner_token_required
 def order_refund(order_id: str):

@@ -83,6 +83,15 @@ def release_words(iso: str | None) -> str:
     return owner_words(parse_time(iso, "time")) if iso else ""
 
 
+def _queue_form() -> dict | None:
+    """The release form's waiting-line fields: all empty is no line; numbers go to shop.line.check_queue."""
+    fields = ("starts_minutes_before", "admit_per_minute", "pass_minutes")
+    raw = {f: (request.form.get(f"queue_{f}") or "").strip() for f in fields}
+    if not any(raw.values()):
+        return None
+    return {f: int(v) if v.isdigit() else v for f, v in raw.items() if v}
+
+
 @owner.post("/chapters/<chapter_id>/release")
 @owner_required
 def chapter_release(chapter_id: str):
@@ -92,6 +101,7 @@ def chapter_release(chapter_id: str):
         body = {"opens_at": None, "closes_at": None}
     else:
         body = {k: (request.form.get(k) or "").strip() or None for k in ("opens_at", "closes_at")}
+        body["queue"] = _queue_form()
     chapter = shop.releases.set(chapter_id, body)
     release = chapter["release"]
     if not (release["opens_at"] or release["closes_at"]):
@@ -103,6 +113,23 @@ def chapter_release(chapter_id: str):
             if release[field]
         )
     return _done(message + ".", url_for("owner.stock") + f"#{chapter_id}")
+
+
+@owner.get("/drop")
+@owner_required
+def drop_running():
+    """The Drop view of the running release (the chapter with a line that opened last, or opens next)."""
+    chapter_id = get_shop().line.running()
+    if chapter_id is None:
+        return render_template("owner/drop.html", line=None)
+    return redirect(url_for("owner.drop", chapter_id=chapter_id))
+
+
+@owner.get("/drop/<chapter_id>")
+@owner_required
+def drop(chapter_id: str):
+    """A chapter's line live: waiting, admitted, open checkouts, sold, sold out at, joins refused (reloads itself)."""
+    return render_template("owner/drop.html", line=get_shop().line.watch(chapter_id))
 
 
 @owner.post("/stock/<chapter_id>/initialize")

@@ -18,6 +18,7 @@ from shop.config import Settings
 from shop.errors import (
     BadRequest,
     Conflict,
+    LinePassRequired,
     NotConfigured,
     NotFound,
     PaymentProviderError,
@@ -74,6 +75,7 @@ class Checkout:
         # CHECKOUT_HOLD_MINUTES (30 or more) plus GRACE_SECONDS.
         self.hold_seconds = settings.checkout_hold_minutes * 60 + GRACE_SECONDS
         self.clock = clock
+        self.line = None  # shop.line.Line: the 403 of a checkout without a pass names the shopper's position
 
     def start(
         self,
@@ -83,6 +85,7 @@ class Checkout:
         idempotency_key: str | None = None,
         shopper_id: str | None = None,
         address: str = "unknown",
+        passes: dict[str, str] | None = None,
     ) -> dict:
         """Judge the drop limits, hold the cart's stock, store the pending order, open a Checkout Session.
 
@@ -91,8 +94,11 @@ class Checkout:
         same script and its Stripe session expired afterwards.
 
         Returns: {"url", "order_id", "session_id"}.
+        ``passes``: chapter -> the state of the shopper's line pass for it ('ok', 'expired', 'other_shopper');
+        only 'ok' lets a cart through a chapter's running line.
+
         Raises: BadRequest (cart, email), Conflict (window, limits, stock), TooManyRequests (starts per
-        address), PaymentProviderError (Stripe).
+        address), Forbidden (a line runs and no valid pass: with the shopper's position), PaymentProviderError.
         """
         lines = parse_cart(body, self.catalog)
         check_idempotency_key(idempotency_key)
@@ -115,27 +121,32 @@ class Checkout:
         # cookie (a script) the key is scoped to the client address, so a retry still gets its first answer.
         scope = f"shopper:{shopper_id}" if shopper_id else f"address:{address}"
         scoped_key = f"{scope}|{idempotency_key}" if idempotency_key else None
-        held = self.store.checkout_hold(
-            {
-                "order_id": order_id,
-                "items": items,
-                "hold_until": hold_until * 1000,
-                "amount_expected": expected,
-                "currency": self.catalog.currency,
-                "chapters": sorted({i["chapter"] for i in items}),
-                "shopper_max_units": limits.shopper_max_held_units,
-                "address_max_units": limits.address_max_held_units,
-                "address_per_minute": limits.address_checkouts_per_minute,
-                "email": email,
-                "product_limits": product_limits,
-            },
-            scoped_key,
-            int(now * 1000),
-            shopper_id=shopper_id,
-            address=address,
-            chapter_names={c: self.catalog.chapter(c).name for c in {i["chapter"] for i in items}},
-            product_names={p: self.catalog.product(p).name for p in product_limits},
-        )
+        try:
+            held = self.store.checkout_hold(
+                {
+                    "order_id": order_id,
+                    "items": items,
+                    "hold_until": hold_until * 1000,
+                    "amount_expected": expected,
+                    "currency": self.catalog.currency,
+                    "chapters": sorted({i["chapter"] for i in items}),
+                    "shopper_max_units": limits.shopper_max_held_units,
+                    "address_max_units": limits.address_max_held_units,
+                    "address_per_minute": limits.address_checkouts_per_minute,
+                    "email": email,
+                    "product_limits": product_limits,
+                    "passes": sorted(c for c, state in (passes or {}).items() if state == "ok"),
+                },
+                scoped_key,
+                int(now * 1000),
+                shopper_id=shopper_id,
+                address=address,
+                chapter_names={c: self.catalog.chapter(c).name for c in {i["chapter"] for i in items}},
+                product_names={p: self.catalog.product(p).name for p in product_limits},
+            )
+        except LinePassRequired as e:
+            # The 403 names the shopper's place in the chapter's line (a read of the line, after the refusal).
+            raise self.line.refusal(e.chapter, shopper_id, (passes or {}).get(e.chapter, "missing")) from None
         if held.get("replay_of"):
             return self._replay(held["replay_of"])
         base = (self.settings.public_url or base_url).rstrip("/")

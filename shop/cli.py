@@ -268,17 +268,33 @@ chapter = AppGroup("chapter", help="Chapters as drops: when each is on sale.")
 @click.option("--opens-at", help="When it opens, ISO-8601 with a zone: 2026-12-04T17:00Z or 2026-12-04T18:00+01:00.")
 @click.option("--closes-at", help="When it closes (optional), same form.")
 @click.option("--clear", is_flag=True, help="Remove the release: the chapter is on sale once initialized.")
+@click.option("--line-starts-before", type=int, help="Waiting line: minutes before opens-at that shoppers may join.")
+@click.option("--admit-per-minute", type=int, help="Waiting line: shoppers let through per minute from opens-at.")
+@click.option("--pass-minutes", type=int, help="Waiting line: minutes a shopper let through has to start a checkout.")
 @_fail_on_shop_errors
-def chapter_release(chapter_id, opens_at, closes_at, clear):
-    """Set (or --clear) when CHAPTER opens and closes; prints its release."""
-    if clear and (opens_at or closes_at):
+def chapter_release(chapter_id, opens_at, closes_at, clear, line_starts_before, admit_per_minute, pass_minutes):
+    """Set (or --clear) when CHAPTER opens and closes, and its waiting line; prints its release.
+
+    The line is on when the three line options are given (all three), off otherwise.
+    """
+    line_options = (line_starts_before, admit_per_minute, pass_minutes)
+    if clear and (opens_at or closes_at or any(o is not None for o in line_options)):
         raise click.UsageError("--clear removes the release: give it alone, without --opens-at or --closes-at")
     if not clear and not (opens_at or closes_at):
         raise click.UsageError("give --opens-at and/or --closes-at, or --clear")
+    if any(o is not None for o in line_options) and not all(o is not None for o in line_options):
+        raise click.UsageError(
+            "a waiting line needs all three: --line-starts-before 15 --admit-per-minute 60 --pass-minutes 10"
+        )
     from shop import releases
 
     shop = _shop()
-    result = shop.releases.set(chapter_id, {"opens_at": opens_at, "closes_at": closes_at})
+    queue = (
+        dict(zip(("starts_minutes_before", "admit_per_minute", "pass_minutes"), line_options, strict=True))
+        if line_starts_before is not None
+        else None
+    )
+    result = shop.releases.set(chapter_id, {"opens_at": opens_at, "closes_at": closes_at, "queue": queue})
     release = result["release"]
     click.echo(f"{result['name']} ({result['id']}): {release['state']}")
     for field, label in (("opens_at", "opens "), ("closes_at", "closes")):
@@ -288,6 +304,12 @@ def chapter_release(chapter_id, opens_at, closes_at, clear):
             click.echo(f"  {label} {words} ({moment})")
     if not (release["opens_at"] or release["closes_at"]):
         click.echo("  no release: on sale once initialized")
+    if release["queue"]:
+        q = release["queue"]
+        click.echo(
+            f"  waiting line: joins from {q['starts_minutes_before']} min before opening, "
+            f"{q['admit_per_minute']} let through a minute, {q['pass_minutes']} min each to check out"
+        )
 
 
 def register_cli(flask_app: Flask) -> None:

@@ -151,3 +151,28 @@ class CheckoutRateLimited(TooManyRequests):
             f"please wait {retry_after} seconds and try again",
             retry_after=retry_after,
         )
+
+
+class LinePassRequired(Forbidden):
+    """The chapter sells through a running waiting line and the shopper showed no pass for it: nothing was held.
+
+    shop.checkout answers with the shopper's place in the line (shop.line.Line.refusal).
+    """
+
+    def __init__(self, chapter: str):
+        super().__init__(f"{chapter} sells through a waiting line")
+        self.chapter = chapter
+
+
+class LineNotFound(NotFound):
+    def __init__(self, chapter_name: str):
+        super().__init__(f"{chapter_name} has no waiting line: it opens to everyone at its opening time")
+
+
+class LineNotOpenYet(Conflict):
+    def __init__(self, message: str, opens_at: str | None):
+        super().__init__(message, opens_at=opens_at)
+
+
+class LineRefused(Forbidden):
+    """A join the line refuses: no shopper cookie, or the address already holds its most places."""

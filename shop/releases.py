@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 
 from shop.errors import BadRequest
+from shop.line import check_queue
 
 STATES = ("scheduled", "open", "closed")
 TIME_FORM = "ISO-8601 with a time zone, e.g. 2026-12-04T17:00Z or 2026-12-04T18:00+01:00"
@@ -74,7 +75,7 @@ def release_json(stored: dict | None, now_ms: int) -> dict:
         "opens_at": iso_utc(opens),
         "closes_at": iso_utc(closes),
         "state": state(opens, closes, now_ms),
-        "queue": None,
+        "queue": stored.get("queue"),
     }
 
 
@@ -136,6 +137,7 @@ class Releases:
         """``{"opens_at", "closes_at", "queue"}`` -> the chapter object with its new ``release``.
 
         A time left out or null is no bound; both null clears the release (open once initialized).
+        ``queue`` (shop.line.check_queue) turns the waiting line on; its tickets survive any change.
         """
         chapter = self.inventory.chapter(chapter_id)
         if not isinstance(body, dict):
@@ -143,12 +145,11 @@ class Releases:
         unknown = sorted(set(body) - {"opens_at", "closes_at", "queue"})
         if unknown:
             raise BadRequest(f"unknown field(s) {', '.join(unknown)}; a release takes opens_at, closes_at and queue")
-        if body.get("queue") is not None:
-            raise BadRequest(
-                'the waiting line is not available yet: send "queue": null (the chapter opens to everyone at opens_at)'
-            )
+        queue = check_queue(body.get("queue"))
         opens = parse_time(body.get("opens_at"), "opens_at")
         closes = parse_time(body.get("closes_at"), "closes_at")
         check_window(opens, closes)
-        self.store.set_release(chapter.id, opens, closes)
+        if queue is not None and opens is None:
+            raise BadRequest("a waiting line needs opens_at: the line is let through from the opening time on")
+        self.store.set_release(chapter.id, opens, closes, queue)
         return self.inventory.snapshot([chapter.id])[0]

@@ -10,6 +10,7 @@ from shop.checkout import Checkout
 from shop.config import STORE_VARIABLES, Settings
 from shop.fulfillment import Fulfillment
 from shop.inventory import Inventory
+from shop.line import Line, LineCookies
 from shop.notify import Notifier
 from shop.orders import Orders
 from shop.refunds import Refunds
@@ -49,6 +50,8 @@ class Shop:
     shoppers: ShopperCookies
     releases: Releases
     refunds: Refunds
+    line: Line
+    line_cookies: LineCookies
 
     @classmethod
     def build(
@@ -63,6 +66,9 @@ class Shop:
         store = Store(make_backend(settings, embedded_path))
         gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, timeout=stripe_timeout)
         inventory = Inventory(store, catalog, settings.low_stock_threshold)
+        line = Line(store, inventory, settings)
+        checkout = Checkout(store, catalog, gateway, settings)
+        checkout.line = line
         return cls(
             settings=settings,
             catalog=catalog,
@@ -71,7 +77,7 @@ class Shop:
             inventory=inventory,
             orders=Orders(store),
             fulfillment=Fulfillment(store, catalog, gateway),
-            checkout=Checkout(store, catalog, gateway, settings),
+            checkout=checkout,
             notifier=Notifier(
                 settings.alert_webhook_url, store, catalog, settings.low_stock_threshold, timeout=alert_timeout
             ),
@@ -79,4 +85,6 @@ class Shop:
             shoppers=ShopperCookies(settings.secret_key or "dev-only-not-secret"),
             releases=Releases(store, inventory),
             refunds=Refunds(store, gateway),
+            line=line,
+            line_cookies=LineCookies(settings.secret_key or "dev-only-not-secret"),
         )

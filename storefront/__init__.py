@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from shop import releases
 from shop.errors import BadRequest, NotFound, PaymentProviderError
@@ -124,6 +124,44 @@ def cart_catalog(shop) -> dict:
     }
 
 
+def line_runs(shop, release: dict) -> bool:
+    """Whether a chapter's waiting line takes shoppers now: from opens_at - starts_minutes_before until it closes."""
+    queue = release.get("queue")
+    if not queue or not release.get("opens_at") or release["state"] == "closed":
+        return False
+    starts = releases.parse_time(release["opens_at"], "opens_at") - queue["starts_minutes_before"] * 60_000
+    return shop.inventory.now_ms() >= starts
+
+
+def into_the_line(shop, chapter_id: str, release: dict):
+    """A redirect to the chapter's line page while its line runs and this shopper holds no valid pass, else None."""
+    if not line_runs(shop, release):
+        return None
+    from shop.line import PASS_COOKIE
+
+    shopper_id = shop.shoppers.read(request.cookies.get(COOKIE))
+    state = shop.line_cookies.read_pass(
+        request.cookies.get(PASS_COOKIE + chapter_id), shopper_id, chapter_id, shop.inventory.now_ms()
+    )
+    if state == "ok":
+        return None
+    return redirect(url_for("storefront.line_page", chapter_id=chapter_id, next=request.path))
+
+
+@storefront.get("/line/<chapter_id>")
+def line_page(chapter_id: str):
+    """The waiting line: a calm page whose script joins the line and follows the place (static/line.js)."""
+    shop = get_shop()
+    found = shop.catalog.chapter(chapter_id)
+    if found is None:
+        abort(404)
+    back = request.args.get("next", "")
+    if not (back.startswith("/chapters/") or back.startswith("/products/")) or "//" in back:
+        back = url_for("storefront.chapter", chapter_id=found.id)
+    release = shop.releases.get(found.id)
+    return render_template("line.html", chapter=found, release=release, back=back, runs=line_runs(shop, release))
+
+
 @storefront.get("/")
 def home():
     return render_template("home.html", releases=get_shop().releases.all())
@@ -135,7 +173,8 @@ def chapter(chapter_id: str):
     found = shop.catalog.chapter(chapter_id)
     if found is None:
         abort(404)
-    return render_template("chapter.html", chapter=found, release=shop.releases.get(found.id))
+    release = shop.releases.get(found.id)
+    return into_the_line(shop, found.id, release) or render_template("chapter.html", chapter=found, release=release)
 
 
 @storefront.get("/products/<product_id>")
@@ -146,6 +185,9 @@ def product(product_id: str):
         abort(404)
     stock = shop.inventory.snapshot([found.chapter])[0]  # the sizes' stock and the chapter's release
     release = stock["release"]
+    waiting = into_the_line(shop, found.chapter, release)
+    if waiting:
+        return waiting
     sizes = size_states(shop, found, stock)
     return render_template(
         "product.html",

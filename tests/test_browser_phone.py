@@ -126,6 +126,17 @@ def test_owner_mode_fits_a_phone(server, phone):
     WebDriverWait(phone, 10).until(ec.title_contains("Missed orders"))
     assert_fits(phone, "/owner/reconcile")
 
+    # Drop: the line of a chapter, its counts on the screen.
+    queue = {"starts_minutes_before": 15, "admit_per_minute": 60, "pass_minutes": 10}
+    requests.post(
+        server.url + "/api/owner/chapters/chapter-i/release",
+        json={"opens_at": "2026-01-01T00:00Z", "queue": queue},
+        headers={"Authorization": f"Bearer {OWNER_PASSWORD}"},
+        timeout=10,
+    ).raise_for_status()
+    visit(phone, server.url + "/owner/drop", "/owner/drop")
+    assert within_screen(phone, phone.find_element(By.CSS_SELECTOR, "[data-refused-cookie]"))
+
 
 def test_the_shop_fits_a_phone(server, phone, stub):
     for path in ("/", "/chapters/chapter-i", "/chapters/chapter-ii", "/products/balm-tee", "/products/wool-coat"):

@@ -101,7 +101,7 @@ def test_release_api_sets_and_shows_the_window(client, shop, owner_headers):
         ({"opens_at": "2026-12-04T17:00"}, "no time zone"),
         ({"opens_at": "Friday 6pm"}, "2026-12-04T17:00Z"),
         ({"opens_at": "2026-12-05T17:00Z", "closes_at": "2026-12-04T17:00Z"}, "closes_at must be after opens_at"),
-        ({"opens_at": OPENS, "queue": {"starts_minutes_before": 15}}, "the waiting line is not available yet"),
+        ({"opens_at": OPENS, "queue": {"starts_minutes_before": 15}}, "missing admit_per_minute, pass_minutes"),
         ({"opens": OPENS}, "unknown field"),
     ],
 )

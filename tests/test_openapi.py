@@ -87,7 +87,7 @@ ORDERS = {name: derived_order_id(f"cs_test_openapi_{name}") for name in SESSIONS
 @pytest.fixture
 def seeded(app, client, shop, deliver, owner_headers):
     """A shop in use: Chapter I counted, Chapter II not; paid, shipped, oversold, untracked, review, disputed,
-    refunded, awaiting-payment and pending orders, and their ledger."""
+    refunded, awaiting-payment and pending orders, and their ledger; Chapter II behind a running waiting line."""
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 6, "balm-tee/L": 1, "tide-tote/OS": 4})
     shop.inventory.adjust("chapter-i", {"balm-tee/M": -1}, note="damaged")
     sessions = {
@@ -110,6 +110,9 @@ def seeded(app, client, shop, deliver, owner_headers):
     assert shipped.status_code == 200
     started = client.post("/api/checkout", json={"items": [{"sku": "tide-tote/OS", "quantity": 1}]})
     assert started.status_code == 201, started.get_json()
+    # Chapter II sells through a running waiting line: its queue routes answer, its checkouts need a pass
+    queue = {"starts_minutes_before": 15, "admit_per_minute": 60, "pass_minutes": 10}
+    shop.releases.set("chapter-ii", {"opens_at": "2026-01-01T00:00Z", "queue": queue})
     return app
 
 

@@ -27,6 +27,10 @@ from shop.errors import (
     ChapterNotInitialized,
     CheckoutRateLimited,
     CheckoutRefused,
+    LineNotFound,
+    LineNotOpenYet,
+    LinePassRequired,
+    LineRefused,
     NoScript,
     NotRefundable,
     NotRefunded,
@@ -77,7 +81,12 @@ _SCRIPT_NAMES = (
     "order_restock",
     "owner_attempt",
     "order_refund_request",
+    "line_visit",
+    "line_release",
+    "line_watch",
 )
+LINE_TTL_MS = 30 * 86_400_000  # a line's keys outlive its drop by a month after the last join
+LINE_WATCH_LEDGER = 20_000  # ledger entries the owner's Drop view reads at most to count units sold
 
 
 def dumps(value: Any) -> str:
@@ -355,12 +364,68 @@ class Store:
         """Every chapter's stored release window: chapter id -> {"opens_at", "closes_at"} (ms or None)."""
         return {k: orjson.loads(v) for k, v in as_dict(self.backend.call("HGETALL", keys.RELEASES)).items()}
 
-    def set_release(self, chapter_id: str, opens_ms: int | None, closes_ms: int | None) -> None:
-        """Store a chapter's window; with neither time the chapter has no release (open once initialized)."""
-        if opens_ms is None and closes_ms is None:
-            self.backend.call("HDEL", keys.RELEASES, chapter_id)
-        else:
-            self.backend.call("HSET", keys.RELEASES, chapter_id, dumps({"opens_at": opens_ms, "closes_at": closes_ms}))
+    def set_release(
+        self, chapter_id: str, opens_ms: int | None, closes_ms: int | None, queue: dict | None = None
+    ) -> dict:
+        """Store a chapter's window (and line); with neither time the chapter has no release (open once initialized).
+
+        One script: the line's tickets are kept and re-sorted against the new opens_at ("joined before" is judged
+        against the opens_at in force).
+        """
+        cleared = opens_ms is None and closes_ms is None
+        text = "" if cleared else dumps({"opens_at": opens_ms, "closes_at": closes_ms, "queue": queue})
+        line_keys = [keys.RELEASES, *(keys.line(chapter_id, p) for p in ("arrivals", "shuffle", "draws"))]
+        return self.run_json("line_release", line_keys, [chapter_id, text])
+
+    # -- the line -------------------------------------------------------------
+
+    def line_visit(
+        self,
+        chapter_id: str,
+        skus: list[str],
+        member: str | None,
+        *,
+        now_ms: int,
+        join: bool,
+        address: str,
+        draw: float,
+        max_tickets: int,
+        chapter_name: str | None = None,
+    ) -> dict:
+        """Join a chapter's line (when asked) and read one ticket's place: one EVALSHA.
+
+        Raises:
+            LineNotFound, LineNotOpenYet (with opens_at), LineRefused (no shopper, address cap): nothing joined.
+        """
+        request = {
+            "chapter": chapter_id,
+            "skus": skus,
+            "member": member,
+            "join": join,
+            "address": keys.line_address(address),
+            "draw": draw,
+            "max_tickets": max_tickets,
+            "ttl_ms": LINE_TTL_MS,
+        }
+        line_keys = [
+            *keys.STOCK_KEYS,
+            keys.RELEASES,
+            *(keys.line(chapter_id, p) for p in ("arrivals", "shuffle", "draws", "addrs", "passes", "stats")),
+        ]
+        return _line_answer(
+            self.run_json("line_visit", line_keys, [now_ms, dumps(request)]), chapter_name or chapter_id
+        )
+
+    def line_watch(self, chapter_id: str) -> dict:
+        """The owner's view of a chapter's line and its units sold since the line started: one EVALSHA."""
+        line_keys = [
+            keys.RELEASES,
+            keys.line(chapter_id, "arrivals"),
+            keys.line(chapter_id, "shuffle"),
+            keys.line(chapter_id, "stats"),
+            keys.LEDGER,
+        ]
+        return self.run_json("line_watch", line_keys, [chapter_id, LINE_WATCH_LEDGER])
 
     def checkout_attach(self, order_id: str, session_id: str, checkout_url: str) -> dict:
         request = {"order_id": order_id, "session_id": session_id, "checkout_url": checkout_url}
@@ -548,6 +613,8 @@ def _hold_answer(held: dict, chapter_names: Mapping | None, product_names: Mappi
             error,
             closes_at=releases.iso_utc(held["closes_at"]),
         )
+    if error == "line":
+        raise LinePassRequired(held["chapter"])
     if error == "rate":
         raise CheckoutRateLimited(held["retry_after"])
     if error == "shopper_limit":
@@ -576,3 +643,26 @@ def _hold_answer(held: dict, chapter_names: Mapping | None, product_names: Mappi
         names = ", ".join(f"{s['sku']} ({s['available']} left)" for s in held["skus"])
         raise CheckoutRefused(f"not enough stock for: {names}; change the cart and try again", error, skus=held["skus"])
     raise CheckoutRefused(f"the checkout could not start ({error}); please try again", error)
+
+
+def _line_answer(answer: dict, chapter_name: str) -> dict:
+    """line_visit.lua's answer: the ticket's place, or the typed refusal in the shopper's words."""
+    error = answer.get("error")
+    if error == "no_line":
+        raise LineNotFound(chapter_name)
+    if error == "not_yet":
+        raise LineNotOpenYet(
+            f"the line for {chapter_name} opens at {releases.owner_words(answer['starts_at'])}; come back then",
+            releases.iso_utc(answer["opens_at"]),
+        )
+    if error == "no_shopper":
+        raise LineRefused(
+            "open the shop's page first (with cookies on) and the line will take you; "
+            "a place in line goes only to a browser the shop has already seen"
+        )
+    if error == "address_cap":
+        raise LineRefused(
+            f"this network already has {answer['limit']} places in this line, the most one address can hold; "
+            "try from another connection"
+        )
+    return answer

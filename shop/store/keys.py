@@ -116,3 +116,18 @@ STATUS_INDEXES = tuple(status_index(s) for s in STATUSES)
 
 # The keys every stock-moving script gets first, in this order (see scripts/_prelude.lua).
 STOCK_KEYS = [STOCK, HELD, HOLDS, CHAPTERS, LEDGER]
+
+
+# -- the line (SPEC section 7): one set of keys per chapter ------------------------------------------
+
+
+def line(chapter: str, part: str) -> str:
+    """One key of a chapter's line: ``arrivals`` (zset ticket -> arrival ms), ``shuffle`` (zset ticket -> random
+    draw, tickets joined before opens_at), ``draws`` (hash ticket -> draw), ``addrs`` (hash address digest ->
+    tickets), ``passes`` (hash ticket -> ms issued), ``stats`` (hash of counters)."""
+    return key("line", chapter, part)
+
+
+def line_address(address: str) -> str:
+    """The field an address's ticket count is kept under (hashed: no address in clear)."""
+    return _digest("line-addr", address)

@@ -24,10 +24,12 @@
 --                   "amount_expected", "currency", "idempotency": bool, "idempotency_ttl" (s),
 --                   "chapters": [chapter ids of the cart], "shopper_max_units", "address_max_units",
 --                   "address_per_minute", "email": normalized email or null,
---                   "product_limits": {product id: limit} for the cart's limited products}
+--                   "product_limits": {product id: limit} for the cart's limited products,
+--                   "passes": [chapters whose line pass the shopper showed, checked by shop.line.LineCookies]}
 -- Returns JSON {"ok": true, "replaced": order id of the shopper's released checkout or null}
 --           | {"error": "idempotent", "order_id"} | {"error": "scheduled", "chapter", "opens_at"}
 --           | {"error": "closed", "chapter", "closes_at"} | {"error": "rate", "retry_after"} (s)
+--           | {"error": "line", "chapter"} (its waiting line runs and the shopper showed no pass for it)
 --           | {"error": "shopper_limit" | "address_limit", "limit", "held"}
 --           | {"error": "customer_limit", "product", "limit", "taken"}
 --           | {"error": "short", "skus": [{sku, requested, available}]}
@@ -44,6 +46,10 @@ end
 -- A limit the caller leaves out is no limit (shop.checkout always gives every one).
 a.chapters = a.chapters or {}
 a.product_limits = a.product_limits or {}
+local passes = {}
+for _, chapter in ipairs(a.passes or {}) do
+  passes[chapter] = true
+end
 a.shopper_max_units = a.shopper_max_units or math.huge
 a.address_max_units = a.address_max_units or math.huge
 a.address_per_minute = a.address_per_minute or math.huge
@@ -65,6 +71,10 @@ for _, chapter in ipairs(a.chapters) do
     end
     if not is_null(r.closes_at) and now >= r.closes_at then
       return cjson.encode({error = 'closed', chapter = chapter, closes_at = r.closes_at})
+    end
+    -- From opens_at, while a chapter's line runs, only a shopper the line let through may hold its units.
+    if not is_null(r.queue) and not is_null(r.opens_at) and not passes[chapter] then
+      return cjson.encode({error = 'line', chapter = chapter})
     end
   end
 end
