@@ -18,12 +18,12 @@ from shop.config import Settings
 from shop.errors import (
     BadRequest,
     Conflict,
+    LinePassRequired,
     NotConfigured,
     NotFound,
     PaymentProviderError,
     StoreError,
     StoreUnavailable,
-    TooManyRequests,
 )
 from shop.orders import check_order_id, new_order_id
 
@@ -121,32 +121,34 @@ class Checkout:
         # cookie (a script) the key is scoped to the client address, so a retry still gets its first answer.
         scope = f"shopper:{shopper_id}" if shopper_id else f"address:{address}"
         scoped_key = f"{scope}|{idempotency_key}" if idempotency_key else None
-        held = self.store.checkout_hold(
-            {
-                "order_id": order_id,
-                "items": items,
-                "hold_until": hold_until * 1000,
-                "amount_expected": expected,
-                "currency": self.catalog.currency,
-                "chapters": sorted({i["chapter"] for i in items}),
-                "shopper_max_units": limits.shopper_max_held_units,
-                "address_max_units": limits.address_max_held_units,
-                "address_per_minute": limits.address_checkouts_per_minute,
-                "email": email,
-                "product_limits": product_limits,
-                "passes": sorted(c for c, state in (passes or {}).items() if state == "ok"),
-            },
-            scoped_key,
-            int(now * 1000),
-            shopper_id=shopper_id,
-            address=address,
-        )
-        if held.get("error") == "idempotent":
-            return self._replay(held["order_id"])
-        if held.get("error") == "line":
-            raise self.line.refusal(held["chapter"], shopper_id, (passes or {}).get(held["chapter"], "missing"))
-        if held.get("error"):
-            self._refuse(held)
+        try:
+            held = self.store.checkout_hold(
+                {
+                    "order_id": order_id,
+                    "items": items,
+                    "hold_until": hold_until * 1000,
+                    "amount_expected": expected,
+                    "currency": self.catalog.currency,
+                    "chapters": sorted({i["chapter"] for i in items}),
+                    "shopper_max_units": limits.shopper_max_held_units,
+                    "address_max_units": limits.address_max_held_units,
+                    "address_per_minute": limits.address_checkouts_per_minute,
+                    "email": email,
+                    "product_limits": product_limits,
+                    "passes": sorted(c for c, state in (passes or {}).items() if state == "ok"),
+                },
+                scoped_key,
+                int(now * 1000),
+                shopper_id=shopper_id,
+                address=address,
+                chapter_names={c: self.catalog.chapter(c).name for c in {i["chapter"] for i in items}},
+                product_names={p: self.catalog.product(p).name for p in product_limits},
+            )
+        except LinePassRequired as e:
+            # The 403 names the shopper's place in the chapter's line (a read of the line, after the refusal).
+            raise self.line.refusal(e.chapter, shopper_id, (passes or {}).get(e.chapter, "missing")) from None
+        if held.get("replay_of"):
+            return self._replay(held["replay_of"])
         base = (self.settings.public_url or base_url).rstrip("/")
         params = {
             "mode": "payment",
@@ -237,53 +239,6 @@ class Checkout:
         limits = self.catalog.limits
         products = {self.catalog.items[sku].product for sku in lines}
         return {p: limits[p] for p in sorted(products) if p in limits}
-
-    def _refuse(self, held: dict) -> None:
-        """The hold script's refusal -> the typed error the shopper reads (nothing was held)."""
-        error = held["error"]
-        if error == "scheduled":
-            chapter = self.catalog.chapter(held["chapter"])
-            opens = releases.iso_utc(held["opens_at"])
-            raise Conflict(
-                f"{chapter.name} is not on sale yet: it opens at {releases.owner_words(held['opens_at'])}; "
-                "come back then",
-                opens_at=opens,
-            )
-        if error == "closed":
-            chapter = self.catalog.chapter(held["chapter"])
-            raise Conflict(
-                f"{chapter.name} is no longer on sale: it closed at {releases.owner_words(held['closes_at'])}",
-                closes_at=releases.iso_utc(held["closes_at"]),
-            )
-        if error == "rate":
-            raise TooManyRequests(
-                f"too many checkouts were started from your network in the last minute; "
-                f"please wait {held['retry_after']} seconds and try again",
-                retry_after=held["retry_after"],
-            )
-        if error == "shopper_limit":
-            raise Conflict(
-                f"one checkout can reserve at most {held['limit']} items; take some out of your cart and try again",
-                limit=held["limit"],
-            )
-        if error == "address_limit":
-            raise Conflict(
-                f"too many items are reserved from your network right now (at most {held['limit']} at once); "
-                "finish or cancel an open checkout, or try again when one ends",
-                limit=held["limit"],
-            )
-        if error == "customer_limit":
-            product = self.catalog.product(held["product"])
-            raise Conflict(
-                f"{product.name} is sold {releases.limit_words(product.name, held['limit'])}, and this email already "
-                f"has {held['taken']} in an order or an open checkout; take it out of your cart to buy the rest",
-                product=product.id,
-                limit=held["limit"],
-            )
-        if error == "short":
-            names = ", ".join(f"{s['sku']} ({s['available']} left)" for s in held["skus"])
-            raise Conflict(f"not enough stock for: {names}; change the cart and try again", skus=held["skus"])
-        raise Conflict(f"the checkout could not start ({error}); please try again")
 
     def _end_replaced(self, old_order_id: str, new_order_id: str) -> None:
         """The shopper's earlier checkout, whose holds the new one released: expire its Stripe session, mark it expired.

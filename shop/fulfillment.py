@@ -42,39 +42,33 @@ class Fulfillment:
     def handle(self, event: dict, source: str | None = None) -> dict:
         """Apply one verified event; the answer says applied, duplicate or ignored.
 
-        ``source`` names a caller other than Stripe's webhook (success page, reconciliation).
+        ``source`` names a caller other than Stripe's webhook (success page, reconciliation). The
+        action is built once; the store may ask once for a new one (the session's own order id, the
+        session's line items): one more script run, with an action built by a pure function.
         """
-        action = stripe_events.event_action(check_envelope(event), self.catalog)
-        items_problem = action.pop("items_problem", None)  # for the review reason; the store never needs it
-        if source:
-            action["source"] = source
-        if self.catalog.limits:
-            action["limits"] = self.catalog.limits  # per-customer limits: an over-limit sale is flagged
-        created = event.get("created")
-        if isinstance(created, int) and not isinstance(created, bool) and created > 0:
-            action["paid_at"] = created * 1000  # when Stripe saw it happen: a retry days later is judged by then
-        if action["kind"] in ("refund", "dispute"):
-            action["order_id"], action["limit_email"] = self.store.order_and_customer_for_payment(
-                action["payment_intent"]
-            )
-            if action["order_id"] is None:
-                action = {**action, "kind": "ignore", "reason": "no order has this payment"}
+        action = stripe_events.event_action(check_envelope(event), self.catalog, source=source)
+        if isinstance(action, (stripe_events.RefundEvent, stripe_events.DisputeEvent)):
+            # A refund or dispute names only the payment: its order, and the customer the sale counted for.
+            action = stripe_events.for_order(action, *self.store.order_and_customer_for_payment(action.payment_intent))
         result = self._apply(action)
-        if result["status"] == "session_conflict":
-            action["order_id"] = action["derived_order_id"]
-            result = self._apply(action)
-        if result["status"] == "need_items":
-            self._resolve_items(action, items_problem)
+        if result["status"] in ("session_conflict", "need_items"):
+            # The store changed nothing and asks once for a better action: the session's own order id
+            # (its order id belonged to another session) and, when the event named no readable items,
+            # the session's line items. The new action cannot be asked about again.
+            if result["status"] == "session_conflict":
+                action = stripe_events.under_own_session(action)
+            if action.need_items:
+                action = self._with_line_items(action)
             result = self._apply(action)
         log.info(
             "%s %s type=%s session=%s order=%s outcome=%s%s",
             source or "stripe event",
-            action["event_id"],
-            action["event_type"],
-            action.get("session_id") or "-",
+            action.event.event_id,
+            action.event.event_type,
+            getattr(action, "session_id", None) or "-",
             result.get("order_id") or "-",
             result["status"],
-            f" ({action['reason']})" if action.get("reason") else "",
+            f" ({action.reason})" if isinstance(action, stripe_events.Ignored) else "",
         )
         return result
 
@@ -92,34 +86,20 @@ class Fulfillment:
         }
         return self.handle(event, source=source)
 
-    def _apply(self, action: dict) -> dict:
+    def _apply(self, action: stripe_events.Action) -> dict:
         now = self.clock()
         return self.store.apply_event(action, int(now * 1000), time.strftime("%Y%m%d", time.gmtime(now)))
 
-    def _resolve_items(self, action: dict, items_problem: str | None) -> None:
-        """Way 3 and 4: the session's line items from Stripe, or the order goes to review saying why.
-
-        ``items_problem`` is what was wrong with metadata.items (way 2); the review reason names it,
-        and what was wrong with the line items, so the owner can fix the order without guessing.
-        """
-        action["need_items"] = False
-        way_2 = items_problem or "metadata.items is missing"
+    def _with_line_items(self, action: stripe_events.SessionEvent) -> stripe_events.SessionEvent:
+        """Way 3 and 4: the session's line items from Stripe, or the order goes to review saying why."""
         if not self.gateway.configured:
-            action["review_reason"] = (
-                f"{way_2}; the line items could not be read from Stripe because STRIPE_SECRET_KEY is not set"
-            )
-            return
+            why = "the line items could not be read from Stripe because STRIPE_SECRET_KEY is not set"
+            return stripe_events.with_line_items(action, self.catalog, None, why)
         try:
-            line_items = self.gateway.session_line_items(action["session_id"])
+            line_items = self.gateway.session_line_items(action.session_id)
         except PaymentProviderError as e:
             if e.details.get("retryable"):
                 raise
-            action["review_reason"] = f"{way_2}; the line items could not be read from Stripe: {e.message}"
-            return
-        lines, line_problem = stripe_events.read_line_items(line_items, self.catalog)
-        if lines:
-            action["items"] = self.catalog.order_items(lines)
-            # Way 3 is priced by Stripe too: compare what was paid with the catalog, as for way 2.
-            action["amount_expected"] = sum(i["quantity"] * i["unit_amount"] for i in action["items"])
-        else:
-            action["review_reason"] = f"{way_2}; {line_problem}"
+            why = f"the line items could not be read from Stripe: {e.message}"
+            return stripe_events.with_line_items(action, self.catalog, None, why)
+        return stripe_events.with_line_items(action, self.catalog, line_items, None)

@@ -6,10 +6,15 @@ import time
 
 from shop import releases
 from shop.catalog import Catalog, Chapter
-from shop.errors import BadRequest, Conflict, NotFound
+from shop.errors import BadRequest, NotFound
 
 MAX_UNITS = 1_000_000
 LEDGER_REASONS = ("initialize", "set", "adjust", "hold", "release", "order_commit", "refund_restock")
+
+
+def available(on_hand: int, held: int) -> int:
+    """Units that can still be sold: on hand less what open checkouts hold, never below zero (as in _prelude.lua)."""
+    return max(0, on_hand - held)
 
 
 def _whole(value, what: str, *, minimum: int | None) -> int:
@@ -45,13 +50,13 @@ class Inventory:
             item = self.catalog.items[sku]
             row = {"sku": sku, "product": item.product, "name": item.name, "size": item.size}
             if initialized:
-                available = max(0, on_hand - held)
+                can_sell = available(on_hand, held)
                 row.update(
                     on_hand=on_hand,
                     held=held,
-                    available=available,
-                    low=0 < available <= self.low_threshold,
-                    sold_out=available == 0,
+                    available=can_sell,
+                    low=0 < can_sell <= self.low_threshold,
+                    sold_out=can_sell == 0,
                 )
             else:
                 row.update(on_hand=None, held=None, available=None, low=False, sold_out=False)
@@ -112,15 +117,7 @@ class Inventory:
             "note": note or "",
             "ref": ref or "",
         }
-        result = self.store.change_stock(request, self.now_ms())
-        error = result.get("error")
-        if error == "already_initialized":
-            raise Conflict(f"{chapter.name} is already initialized; use set or adjust to change its stock")
-        if error == "not_initialized":
-            raise Conflict(f"{chapter.name} is not initialized yet; initialize it first")
-        if error == "negative":
-            detail = ", ".join(f"{s['sku']} has {s['on_hand']}, change {s['delta']}" for s in result["skus"])
-            raise Conflict(f"stock cannot go below zero: {detail}; nothing was changed", skus=result["skus"])
+        result = self.store.change_stock(request, self.now_ms(), chapter_name=chapter.name)
         return self._chapter_json(chapter, True, result["rows"], self.store.releases())
 
     def initialize(self, chapter_id: str, stock: dict, *, actor: str = "owner", note: str | None = None) -> dict:

@@ -167,11 +167,10 @@ class Line:
 
         Returns the SPEC's answer ``{"state", "position", "ahead", "eta_seconds", "opens_at"}`` plus, for the
         web layer, ``pass_expires`` (ms) when admitted and ``message`` when closed.
-        Raises: NotFound (no chapter), Conflict (no line / not started yet), Forbidden (no shopper cookie, address
+        Raises: NotFound (no chapter), LineNotFound, LineNotOpenYet, LineRefused (no shopper cookie, address
         cap), TooManyRequests never (a refused join is counted for the owner).
         """
         from shop import releases
-        from shop.errors import Conflict, NotFound
 
         chapter = self.inventory.chapter(chapter_id)
         now = self.now_ms()
@@ -184,25 +183,8 @@ class Line:
             address=address,
             draw=draw() if join else 0.0,
             max_tickets=self.settings.limits.address_max_tickets,
+            chapter_name=chapter.name,
         )
-        error = answer.get("error")
-        if error == "no_line":
-            raise NotFound(f"{chapter.name} has no waiting line: it opens to everyone at its opening time")
-        if error == "not_yet":
-            raise Conflict(
-                f"the line for {chapter.name} opens at {releases.owner_words(answer['starts_at'])}; come back then",
-                opens_at=releases.iso_utc(answer["opens_at"]),
-            )
-        if error == "no_shopper":
-            raise Forbidden(
-                "open the shop's page first (with cookies on) and the line will take you; "
-                "a place in line goes only to a browser the shop has already seen"
-            )
-        if error == "address_cap":
-            raise Forbidden(
-                f"this network already has {answer['limit']} places in this line, the most one address can hold; "
-                "try from another connection"
-            )
         result = {
             "state": answer["state"],
             "position": answer.get("position"),

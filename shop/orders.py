@@ -1,4 +1,4 @@
-"""Orders: statuses, the moves the owner may make, and the order's JSON shape."""
+"""Orders: reading them, the owner's status changes, and the order's JSON shape (moves: shop/lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -8,27 +8,12 @@ import secrets
 import time
 from datetime import UTC, datetime
 
+from shop import lifecycle
 from shop.errors import BadRequest, Conflict, NotFound
 
-STATUSES = [
-    "pending",
-    "awaiting_payment",
-    "paid",
-    "shipped",
-    "delivered",
-    "payment_failed",
-    "expired",
-    "refunded",
-    "partially_refunded",
-    "needs_review",
-]
-
-# What the owner may set by hand, and from where. Stripe drives the rest.
-OWNER_TRANSITIONS = {
-    "shipped": ["paid"],
-    "delivered": ["shipped"],
-    "paid": ["needs_review"],
-}
+# The lifecycle's names, kept here for the views that read them with the order's shape.
+STATUSES = list(lifecycle.STATUSES)
+OWNER_TRANSITIONS = lifecycle.OWNER_MOVES
 
 ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _LIST_FIELDS = ("items", "flags", "oversold", "event_ids", "history")
@@ -167,7 +152,7 @@ class Orders:
             raise BadRequest("tracking must be text of at most 200 characters")
         if note is not None and (not isinstance(note, str) or len(note) > 500):
             raise BadRequest("note must be text of at most 500 characters")
-        result = self.store.set_order_status(
+        self.store.set_order_status(
             order_id,
             {
                 "status": status,
@@ -178,11 +163,6 @@ class Orders:
             },
             int(self.clock() * 1000),
         )
-        if result.get("error") == "not_found":
-            raise NotFound(f"no order {order_id!r}")
-        if result.get("error") == "not_allowed":
-            allowed = " or ".join(OWNER_TRANSITIONS[status])
-            raise Conflict(f"order {order_id} is {result['from']}; it can become {status} only from {allowed}")
         return self.get(order_id)
 
     def attention(self, *, limit: int = 20, cursor: str | None = None) -> tuple[list[dict], str | None]:
@@ -224,19 +204,9 @@ class Orders:
             request_lines.append([sku, item.chapter, qty])
         if not request_lines:
             raise BadRequest("choose at least one unit to restock")
-        result = self.store.restock_order(
+        self.store.restock_order(
             order_id,
             {"order_id": order_id, "lines": request_lines, "actor": actor, "note": "restocked after refund"},
             int(self.clock() * 1000),
         )
-        error = result.get("error")
-        if error == "not_found":
-            raise NotFound(f"no order {order_id!r}")
-        if error == "not_refunded":
-            raise Conflict(f"order {order_id} is {result['status']}: only refunded orders can be restocked")
-        if error == "too_many":
-            detail = ", ".join(f"{s['sku']}: {s['left']} left to restock" for s in result["skus"])
-            raise Conflict(f"more units than the order sold and has not restocked yet ({detail})")
-        if error == "not_initialized":
-            raise Conflict(f"{result['chapter']} is not initialized: initialize its stock before restocking")
         return self.get(order_id)

@@ -9,18 +9,8 @@ from __future__ import annotations
 
 import time
 
+from shop.lifecycle import COMPLETED
 from shop.stripe_events import HANDLED_EVENTS
-
-DONE = {
-    "paid",
-    "shipped",
-    "delivered",
-    "refunded",
-    "partially_refunded",
-    "needs_review",
-    "awaiting_payment",
-    "payment_failed",
-}
 
 
 def reconcile(shop, since_seconds: int, *, apply: bool = False, clock=time.time) -> dict:
@@ -34,7 +24,7 @@ def reconcile(shop, since_seconds: int, *, apply: bool = False, clock=time.time)
     for session in shop.gateway.completed_sessions(since):
         order_id = shop.store.order_for_session(session["id"])
         record = shop.store.get_order(order_id) if order_id else None
-        if record and record.get("status") in DONE:
+        if record and record.get("status") in COMPLETED:
             continue
         row = {
             "session_id": session["id"],

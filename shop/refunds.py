@@ -9,12 +9,13 @@ a refund the owner did not ask to restock never moves stock, and one they did re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
 import time
 
-from shop.errors import BadRequest, Conflict, NotFound, PaymentProviderError
+from shop.errors import BadRequest, Conflict, NotFound, NotRefundable, OrderNotFound, PaymentProviderError
 from shop.orders import check_order_id, order_json
 
 log = logging.getLogger("shop.refunds")
@@ -52,18 +53,12 @@ class Refunds:
         if amount is not None and amount > left:
             raise BadRequest(f"at most {left} (minor units) of order {order_id} is left to refund")
         words = "all that is left" if amount is None else f"{amount}"
-        requested = self.store.request_refund(
+        self.store.request_refund(
             order_id,
             restock=restock,
             note=f"refund of {words} asked{' with restock' if restock else ''}",
             now_ms=int(self.clock() * 1000),
         )
-        if requested.get("error") == "not_found":
-            raise NotFound(f"no order {order_id!r}")
-        if requested.get("error") == "not_refundable":
-            raise Conflict(
-                f"order {order_id} is {requested['status']}: only paid, shipped or delivered orders are refunded"
-            )
         metadata = {"order_id": order_id, "restock": "true" if restock else "false", "actor": actor}
         try:
             refund = self.gateway.create_refund(
@@ -71,9 +66,14 @@ class Refunds:
             )
         except PaymentProviderError as e:
             if restock:  # nothing was refunded: a later refund from the Dashboard must not restock
-                self.store.request_refund(
-                    order_id, restock=False, note="refund failed: " + e.message[:200], now_ms=int(self.clock() * 1000)
-                )
+                # An order that is no longer refundable has no restock to undo either.
+                with contextlib.suppress(NotRefundable, OrderNotFound):
+                    self.store.request_refund(
+                        order_id,
+                        restock=False,
+                        note="refund failed: " + e.message[:200],
+                        now_ms=int(self.clock() * 1000),
+                    )
             if not e.details.get("retryable"):
                 raise Conflict(f"{e.message}; nothing was refunded") from e
             raise

@@ -3,7 +3,7 @@
 Pure rules, no store and no clock of their own: the release state of a chapter at a time,
 the owner's times read and written, a customer's email made comparable, the per-customer
 limit arithmetic. The store's scripts apply the same rules atomically (checkout_hold.lua,
-apply_event.lua); these functions are what the pages, the owner API and the tests use.
+event_paid.lua); these functions are what the pages, the owner API and the tests use.
 """
 
 from __future__ import annotations

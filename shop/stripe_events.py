@@ -1,4 +1,8 @@
-"""Verified Stripe events -> plain actions for the store.
+"""Verified Stripe events -> typed, frozen actions for the store.
+
+``event_action`` builds one action per event; a retry (a conflicting session, missing items) builds
+a new one with a pure function below, never changing the first.
+
 
 Nothing here trusts the shape of the event beyond its signature: every field
 read is type-checked, and text is bounded, so a signed but nonsensical event
@@ -9,17 +13,22 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from shop.catalog import Catalog
 from shop.config import key_mode
 from shop.orders import ORDER_ID
+from shop.releases import normalize_email
 
+# Each session event's move in shop/lifecycle.py.
 SESSION_EVENTS = {
-    "checkout.session.completed": None,  # fulfil or await, by payment_status
-    "checkout.session.async_payment_succeeded": "fulfil",
-    "checkout.session.async_payment_failed": "fail",
-    "checkout.session.expired": "expire",
+    "checkout.session.completed": None,  # paid or unpaid, by payment_status
+    "checkout.session.async_payment_succeeded": "paid",
+    "checkout.session.async_payment_failed": "failed",
+    "checkout.session.expired": "expired",
 }
 REFUND_EVENTS = ("charge.refunded", "refund.created", "refund.updated")
 DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed")
@@ -175,38 +184,161 @@ def _shipping(session: dict) -> dict | None:
     }
 
 
-def session_action(event_type: str, session: dict, catalog: Catalog) -> dict:
+@dataclass(frozen=True)
+class Envelope:
+    """What every action carries of its event, and who delivered it."""
+
+    event_id: str
+    event_type: str
+    livemode: bool
+    source: str | None = None  # None: Stripe's webhook; "success_page" or "reconcile" otherwise
+    paid_at: int | None = None  # ms the event was created at Stripe (a retry days later is judged by then)
+    limits: Mapping[str, int] | None = None  # the catalog's per-customer limits (product -> units), None: none
+
+    def fields(self) -> dict:
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "livemode": self.livemode,
+            "source": self.source,
+            "paid_at": self.paid_at,
+            "limits": dict(self.limits) if self.limits else None,
+        }
+
+
+@dataclass(frozen=True)
+class SessionEvent:
+    """A checkout.session.* event: ``kind`` is its move in shop/lifecycle.py (paid, unpaid, failed, expired)."""
+
+    kind: str
+    event: Envelope
+    order_id: str
+    derived_order_id: str  # the order id of a session this shop did not start
+    session_id: str
+    payment_intent: str | None
+    items: tuple[dict, ...] | None  # None: not known yet (need_items) or not readable (review_reason)
+    need_items: bool  # True: with no order yet, the store answers need_items instead of creating one
+    items_problem: str | None  # what was wrong with metadata.items (for the review reason)
+    amount_expected: int | None  # the catalog's price of ``items``
+    expected_currency: str | None
+    amount_subtotal: int | None
+    amount_total: int | None
+    currency: str | None
+    customer: Mapping[str, str] | None  # {"email", "name"}
+    shipping: Mapping | None
+    review_reason: str | None = None  # why the order needs the owner (when items stay None)
+
+    @property
+    def email(self) -> str | None:
+        return (self.customer or {}).get("email")
+
+    @property
+    def limit_email(self) -> str | None:
+        """The customer a per-customer limit counts (normalized email), or None."""
+        return normalize_email(self.email)
+
+    def for_script(self) -> dict:
+        out = {**self.event.fields(), **{f.name: getattr(self, f.name) for f in fields(self) if f.name != "event"}}
+        out["items"] = list(self.items) if self.items is not None else None
+        out["limit_email"] = self.limit_email
+        for python_only in ("derived_order_id", "items_problem"):
+            del out[python_only]
+        return out
+
+
+@dataclass(frozen=True)
+class RefundEvent:
+    """charge.refunded / refund.*: how much of a payment is refunded. ``order_id`` is found by the payment."""
+
+    kind: ClassVar[str] = "refund"
+    event: Envelope
+    payment_intent: str
+    refund: Mapping  # {charge_refunded} or {refund_id, amount, counts}
+    order_id: str | None = None
+    limit_email: str | None = None  # the customer the sale's limited units counted for
+
+    def for_script(self) -> dict:
+        return {
+            **self.event.fields(),
+            "kind": self.kind,
+            "payment_intent": self.payment_intent,
+            "refund": dict(self.refund),
+            "order_id": self.order_id,
+            "limit_email": self.limit_email,
+        }
+
+
+@dataclass(frozen=True)
+class DisputeEvent:
+    """charge.dispute.*: a customer disputed a payment with their bank. ``order_id`` is found by the payment."""
+
+    kind: ClassVar[str] = "dispute"
+    event: Envelope
+    payment_intent: str
+    dispute: Mapping  # {id, status, reason, amount, closed}
+    order_id: str | None = None
+    limit_email: str | None = None
+
+    def for_script(self) -> dict:
+        return {
+            **self.event.fields(),
+            "kind": self.kind,
+            "payment_intent": self.payment_intent,
+            "dispute": dict(self.dispute),
+            "order_id": self.order_id,
+        }
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """An event this shop does not act on, and why (for the log)."""
+
+    kind: ClassVar[str] = "ignore"
+    event: Envelope
+    reason: str
+    order_id: str | None = None
+
+    def for_script(self) -> dict:
+        return {**self.event.fields(), "kind": self.kind, "order_id": self.order_id}
+
+
+Action = SessionEvent | RefundEvent | DisputeEvent | Ignored
+
+
+def session_action(envelope: Envelope, session: dict, catalog: Catalog) -> SessionEvent | Ignored:
     """What a checkout.session.* event asks of its order."""
     session_id = _id(session.get("id"))
     if session_id is None:
-        return {"kind": "ignore", "reason": "the event has no session id"}
-    kind = SESSION_EVENTS[event_type]
+        return Ignored(envelope, "the event has no session id")
+    kind = SESSION_EVENTS[envelope.event_type]
     if kind is None:
         payment_status = session.get("payment_status")
-        kind = "fulfil" if payment_status in ("paid", "no_payment_required") else "await"
+        kind = "paid" if payment_status in ("paid", "no_payment_required") else "unpaid"
     metadata = _dict(session.get("metadata"))
     order_id = _our_order_id(metadata.get("order_id")) or _our_order_id(session.get("client_reference_id"))
     lines, items_problem = read_metadata_items(metadata.get("items"), catalog)
-    items = catalog.order_items(lines) if lines else None
+    items = tuple(catalog.order_items(lines)) if lines else None
     customer = _dict(session.get("customer_details"))
     derived = derived_order_id(session_id)
-    return {
-        "kind": kind,
-        "order_id": order_id or derived,
-        "derived_order_id": derived,
-        "session_id": session_id,
-        "payment_intent": _id(session.get("payment_intent")),
-        "items": items,
-        "need_items": lines is None,
-        "items_problem": items_problem,
+    currency = _text(session.get("currency"), 3)
+    return SessionEvent(
+        kind=kind,
+        event=envelope,
+        order_id=order_id or derived,
+        derived_order_id=derived,
+        session_id=session_id,
+        payment_intent=_id(session.get("payment_intent")),
+        items=items,
+        need_items=lines is None,
+        items_problem=items_problem,
         # Way 2 names its items but not their prices: what the catalog asks for them, to compare with
         # what was paid. (An order this shop started keeps its own expected amount from the checkout.)
-        "amount_expected": sum(i["quantity"] * i["unit_amount"] for i in items) if items else None,
-        "expected_currency": catalog.currency,
-        "amount_subtotal": _amount(session.get("amount_subtotal")),
-        "amount_total": _amount(session.get("amount_total")),
-        "currency": _text(session.get("currency"), 3).lower() if _text(session.get("currency"), 3) else None,
-        "customer": {
+        amount_expected=_price(items),
+        expected_currency=catalog.currency,
+        amount_subtotal=_amount(session.get("amount_subtotal")),
+        amount_total=_amount(session.get("amount_total")),
+        currency=currency.lower() if currency else None,
+        customer={
             k: v
             for k, v in (
                 ("email", _text(customer.get("email") or session.get("customer_email"))),
@@ -215,61 +347,103 @@ def session_action(event_type: str, session: dict, catalog: Catalog) -> dict:
             if v
         }
         or None,
-        "shipping": _shipping(session),
-    }
+        shipping=_shipping(session),
+    )
 
 
-def refund_action(event_type: str, obj: dict) -> dict:
+def _price(items: tuple[dict, ...] | None) -> int | None:
+    return sum(i["quantity"] * i["unit_amount"] for i in items) if items else None
+
+
+def refund_action(envelope: Envelope, obj: dict) -> RefundEvent | Ignored:
     """What a charge.refunded / refund.* event says: the payment and how much is refunded."""
     payment_intent = _id(obj.get("payment_intent"))
     if payment_intent is None:
-        return {"kind": "ignore", "reason": "the event names no payment intent"}
-    if event_type == "charge.refunded":
-        refund = {"charge_refunded": _amount(obj.get("amount_refunded")) or 0}
-    else:
-        refund = {
-            "refund_id": _id(obj.get("id")),
-            "amount": _amount(obj.get("amount")) or 0,
-            "counts": obj.get("status") in ("succeeded", "pending", "requires_action"),
-        }
-        if refund["refund_id"] is None:
-            return {"kind": "ignore", "reason": "the refund has no id"}
-    return {"kind": "refund", "payment_intent": payment_intent, "refund": refund}
+        return Ignored(envelope, "the event names no payment intent")
+    if envelope.event_type == "charge.refunded":
+        return RefundEvent(envelope, payment_intent, {"charge_refunded": _amount(obj.get("amount_refunded")) or 0})
+    refund_id = _id(obj.get("id"))
+    if refund_id is None:
+        return Ignored(envelope, "the refund has no id")
+    refund = {
+        "refund_id": refund_id,
+        "amount": _amount(obj.get("amount")) or 0,
+        "counts": obj.get("status") in ("succeeded", "pending", "requires_action"),
+    }
+    return RefundEvent(envelope, payment_intent, refund)
 
 
-def dispute_action(event_type: str, obj: dict) -> dict:
+def dispute_action(envelope: Envelope, obj: dict) -> DisputeEvent | Ignored:
     """A customer disputed a payment with their bank: flag the order; record the outcome when it closes."""
     payment_intent = _id(obj.get("payment_intent"))
     dispute_id = _id(obj.get("id"))
     if payment_intent is None or dispute_id is None:
-        return {"kind": "ignore", "reason": "the dispute names no payment intent"}
-    return {
-        "kind": "dispute",
-        "payment_intent": payment_intent,
-        "dispute": {
-            "id": dispute_id,
-            "status": _text(obj.get("status"), 40) or "unknown",
-            "reason": _text(obj.get("reason"), 60) or "unknown",
-            "amount": _amount(obj.get("amount")) or 0,
-            "closed": event_type == "charge.dispute.closed",
-        },
+        return Ignored(envelope, "the dispute names no payment intent")
+    dispute = {
+        "id": dispute_id,
+        "status": _text(obj.get("status"), 40) or "unknown",
+        "reason": _text(obj.get("reason"), 60) or "unknown",
+        "amount": _amount(obj.get("amount")) or 0,
+        "closed": envelope.event_type == "charge.dispute.closed",
     }
+    return DisputeEvent(envelope, payment_intent, dispute)
 
 
-def event_action(event: dict, catalog: Catalog) -> dict:
-    """The action for a verified event (``kind`` ``ignore`` for anything not handled)."""
+def event_action(event: dict, catalog: Catalog, source: str | None = None) -> Action:
+    """The one action for a verified event (``Ignored`` for anything not handled), built once.
+
+    ``source`` names a caller other than Stripe's webhook (success page, reconciliation).
+    """
     event_type = event["type"]
+    created = event.get("created")
+    envelope = Envelope(
+        event_id=event["id"],
+        event_type=event_type,
+        livemode=event.get("livemode") is True,
+        source=source,
+        paid_at=created * 1000 if isinstance(created, int) and not isinstance(created, bool) and created > 0 else None,
+        limits=MappingProxyType(dict(catalog.limits)) if catalog.limits else None,
+    )
     obj = _dict(_dict(event.get("data")).get("object"))
     if event_type in SESSION_EVENTS:
-        action = session_action(event_type, obj, catalog)
-    elif event_type in REFUND_EVENTS:
-        action = refund_action(event_type, obj)
-    elif event_type in DISPUTE_EVENTS:
-        action = dispute_action(event_type, obj)
-    else:
-        action = {"kind": "ignore", "reason": "event type not handled"}
-    action.update(event_id=event["id"], event_type=event_type, livemode=event.get("livemode") is True)
-    return action
+        return session_action(envelope, obj, catalog)
+    if event_type in REFUND_EVENTS:
+        return refund_action(envelope, obj)
+    if event_type in DISPUTE_EVENTS:
+        return dispute_action(envelope, obj)
+    return Ignored(envelope, "event type not handled")
+
+
+# -- the new action of an explicit retry (pure: the first action is never changed) ----------------
+
+
+def for_order(action: RefundEvent | DisputeEvent, order_id: str | None, limit_email: str | None):
+    """A refund or dispute addressed to the order its payment paid for; Ignored when no order has it."""
+    if order_id is None:
+        return Ignored(action.event, "no order has this payment")
+    return replace(action, order_id=order_id, limit_email=limit_email)
+
+
+def under_own_session(action: SessionEvent) -> SessionEvent:
+    """The store answered session_conflict (the order id belongs to another session): the session's own id."""
+    return replace(action, order_id=action.derived_order_id)
+
+
+def with_line_items(action: SessionEvent, catalog: Catalog, line_items: list[dict] | None, why_not: str | None):
+    """The store answered need_items: the action again with the session's line items (way 3), or, when
+    there are none to use, with the review reason that names what was wrong with both ways (way 4).
+
+    ``line_items`` None: they could not be read from Stripe, ``why_not`` says why.
+    """
+    way_2 = action.items_problem or "metadata.items is missing"
+    if line_items is None:
+        return replace(action, need_items=False, review_reason=f"{way_2}; {why_not}")
+    lines, line_problem = read_line_items(line_items, catalog)
+    if not lines:
+        return replace(action, need_items=False, review_reason=f"{way_2}; {line_problem}")
+    items = tuple(catalog.order_items(lines))
+    # Way 3 is priced by Stripe too: compare what was paid with the catalog, as for way 2.
+    return replace(action, need_items=False, items=items, amount_expected=_price(items))
 
 
 def livemode_mismatch(event: dict, secret_key: str | None) -> dict | None:

@@ -1,4 +1,4 @@
-"""Many orders fast, in the shapes apply_event.lua writes: for page-cost tests and the benchmark only."""
+"""Many orders fast, in the shapes event_paid.lua writes: for page-cost tests and the benchmark only."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import redis
 
 
 def fill_orders(client: redis.Redis, total: int, already: int) -> None:
-    """Orders of the same shape apply_event.lua writes, filled fast by a bench-only script."""
+    """Orders of the same shape event_paid.lua writes, filled fast by a bench-only script."""
     script = client.register_script("""
       local start, n, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
       for i = start, start + n - 1 do

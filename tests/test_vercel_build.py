@@ -110,7 +110,7 @@ def test_templates_static_catalog_and_dependencies_are_bundled(built):
         "templates/product.html",
         "static/shop.css",
         "static/cart.js",
-        "shop/store/scripts/apply_event.lua",
+        "shop/store/scripts/event_paid.lua",
         "api/openapi.json",
         "_vendor/flask",
         "_vendor/redis",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from shop.stripe_events import derived_order_id
 from tests.stripe_factory import checkout_session, event, fixture
 
 pytestmark = pytest.mark.backends()
@@ -88,3 +89,40 @@ def test_metadata_items_win_over_line_items(deliver, shop, stub):
     deliver(event("checkout.session.completed", session))
     assert stock(shop, "ridge-knit/S") == 0 and stock(shop, "wool-coat/M") == 4
     assert not stub.requests
+
+
+def count_store_calls(shop, monkeypatch) -> list[str]:
+    """The store commands the app sends from now on, by kind (evalsha, call, pipeline, script_load)."""
+    backend, sent = shop.store.backend, []
+    for name in ("evalsha", "script_load", "call", "pipeline"):
+        real = getattr(backend, name)
+        monkeypatch.setattr(
+            backend, name, lambda *a, _real=real, _name=name, **k: (sent.append(_name), _real(*a, **k))[1]
+        )
+    return sent
+
+
+def test_an_order_id_reused_by_another_session_becomes_that_sessions_own_order(deliver, shop, stub, monkeypatch):
+    first = checkout_session(items="wool-coat/M", order_id="ord_reused01")
+    assert deliver(event("checkout.session.completed", first)).get_json()["order_id"] == "ord_reused01"
+    second = checkout_session(items="wool-coat/M*2", order_id="ord_reused01")
+    sent = count_store_calls(shop, monkeypatch)
+    answer = deliver(event("checkout.session.completed", second)).get_json()
+    assert answer == {"status": "applied", "order_id": derived_order_id(second["id"]), "order_status": "paid"}
+    assert sent == ["evalsha", "evalsha"]  # the conflict, then the session's own order
+    assert stock(shop, "wool-coat/M") == 1
+    assert [i["quantity"] for i in shop.orders.get("ord_reused01")["items"]] == [1]
+    assert not stub.requests  # the items were readable: Stripe was not asked
+
+
+def test_a_reused_order_id_without_readable_items_is_one_retry_with_the_line_items(deliver, shop, stub, monkeypatch):
+    deliver(event("checkout.session.completed", checkout_session(items="wool-coat/M", order_id="ord_reused02")))
+    second = session_on_stripe(stub, [line({"sku": "ridge-knit/S"}, quantity=2)])
+    second["metadata"]["order_id"] = second["client_reference_id"] = "ord_reused02"
+    sent = count_store_calls(shop, monkeypatch)
+    answer = deliver(event("checkout.session.completed", second)).get_json()
+    assert answer == {"status": "applied", "order_id": derived_order_id(second["id"]), "order_status": "paid"}
+    assert sent == ["evalsha", "evalsha"]  # one retry, with the session's own id and its line items together
+    assert stock(shop, "ridge-knit/S") == 0
+    order = shop.orders.get(derived_order_id(second["id"]))
+    assert [(i["sku"], i["quantity"]) for i in order["items"]] == [("ridge-knit/S", 2)]

@@ -2,8 +2,9 @@
 
 ``Store`` turns domain calls into one script run (one round trip) per state
 change, or into a read of a bounded number of keys. Results come back as plain
-dicts and lists; script refusals come back as ``{"error": ...}`` for the
-domain layer to turn into typed errors.
+dicts and lists; a script's refusal is turned, right here next to the call, into
+the typed error of shop/errors.py that the API answers with (its message and JSON
+fields). The Stripe event scripts' keys are built in shop/store/events.py.
 """
 
 from __future__ import annotations
@@ -13,35 +14,62 @@ import binascii
 import hashlib
 import re
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from shop.errors import BadRequest, NoScript, StoreError
-from shop.releases import normalize_email
+from shop import releases
+from shop.errors import (
+    BadRequest,
+    ChapterAlreadyInitialized,
+    ChapterNotInitialized,
+    CheckoutRateLimited,
+    CheckoutRefused,
+    LineNotFound,
+    LineNotOpenYet,
+    LinePassRequired,
+    LineRefused,
+    NoScript,
+    NotRefundable,
+    NotRefunded,
+    OrderNotFound,
+    RestockTooMany,
+    StatusMoveRefused,
+    StockBelowZero,
+    StoreError,
+)
+from shop.lifecycle import STRIPE_MOVES
 from shop.store import keys
+from shop.store.events import SCRIPTS as EVENT_SCRIPTS
+from shop.store.events import event_call
 
 SCRIPTS = Path(__file__).parent / "scripts"
-EVENT_MARK_TTL = 35 * 86400  # Stripe retries for 3 days and keeps events for 30.
 _ORDER_MEMBER = re.compile(r"^\d{15}\|[A-Za-z0-9_-]{1,64}$")
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
-# Fields of a webhook action the Python side keeps for itself (retry under the derived id, log text).
-_NOT_FOR_SCRIPT = frozenset(("derived_order_id", "reason"))
+
+
+_INCLUDE = re.compile(r"^-- include: ([a-z_, ]+)$", re.MULTILINE)
 
 
 class Script:
-    """One ``.lua`` file (with the shared prelude in front), run by EVALSHA."""
+    """One ``.lua`` file, run by EVALSHA: the shared prelude, then the modules its header includes
+    (a line ``-- include: event, session`` puts ``_event.lua`` and ``_session.lua`` in), then the script.
+    """
 
     def __init__(self, name: str):
-        prelude = (SCRIPTS / "_prelude.lua").read_text()
+        text = (SCRIPTS / f"{name}.lua").read_text()
+        match = _INCLUDE.search(text)
+        modules = [m.strip() for m in match[1].split(",")] if match else []
+        parts = [(SCRIPTS / f"_{part}.lua").read_text() for part in ("prelude", *modules)]
         self.name = name
-        self.source = prelude + "\n" + (SCRIPTS / f"{name}.lua").read_text()
+        self.source = "\n".join((*parts, text))
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
 
 _SCRIPT_NAMES = (
-    "apply_event",
+    *EVENT_SCRIPTS,
     "stock_change",
     "stock_read",
     "order_status",
@@ -231,8 +259,24 @@ class Store:
         rows, windows = self.run_json("stock_read", [*keys.STOCK_KEYS, keys.RELEASES], [now_ms, dumps(chapters)])
         return rows, {k: orjson.loads(v) for k, v in (windows or {}).items()}
 
-    def change_stock(self, request: dict, now_ms: int) -> dict:
-        return self.run_json("stock_change", keys.STOCK_KEYS, [now_ms, dumps(request)])
+    def change_stock(self, request: dict, now_ms: int, *, chapter_name: str) -> dict:
+        """Initialize, set or adjust a chapter's stock, all or nothing (one EVALSHA).
+
+        Returns {"ok": True, "initialized", "rows": [[sku, on_hand, held], ...]}.
+        Raises:
+            ChapterAlreadyInitialized, ChapterNotInitialized, StockBelowZero (with "skus"): nothing changed.
+        """
+        result = self.run_json("stock_change", keys.STOCK_KEYS, [now_ms, dumps(request)])
+        error = result.get("error")
+        if error == "already_initialized":
+            raise ChapterAlreadyInitialized(chapter_name)
+        if error == "not_initialized":
+            raise ChapterNotInitialized(
+                f"{chapter_name} is not initialized yet; initialize it first", request["chapter"]
+            )
+        if error == "negative":
+            raise StockBelowZero(result["skus"])
+        return result
 
     def ledger_page(
         self, *, sku: str | None, reason: str | None, limit: int, cursor: str | None
@@ -260,30 +304,16 @@ class Store:
 
     # -- orders -----------------------------------------------------------
 
-    def apply_event(self, action: dict, now_ms: int, day: str) -> dict:
-        """Apply one verified Stripe event to its order: one EVALSHA."""
-        action = {k: v for k, v in action.items() if v is not None and k not in _NOT_FOR_SCRIPT}
-        action["mark_ttl"] = EVENT_MARK_TTL
-        # The customer a per-customer limit counts: the session's email, or (refunds) the one the sale counted.
-        limit_email = action.get("limit_email") or normalize_email((action.get("customer") or {}).get("email"))
-        action["limit_email"] = limit_email
-        event_keys = [
-            *keys.STOCK_KEYS,
-            keys.event(action["event_id"]),
-            keys.order(action.get("order_id") or "-"),
-            keys.SESSION_ORDERS,
-            keys.PAYMENT_ORDERS,
-            keys.ORDERS,
-            keys.WEBHOOK,
-            keys.STATS_TOTAL,
-            keys.stats_day(day),
-            keys.customer_orders((action.get("customer") or {}).get("email")),
-            keys.ATTENTION,
-            keys.RELEASES,
-            keys.customer_paid(limit_email),
-            *keys.STATUS_INDEXES,
-        ]
-        return self.run_json("apply_event", event_keys, [now_ms, dumps(action)])
+    def apply_event(self, action, now_ms: int, day: str) -> dict:
+        """Apply one verified Stripe event (a frozen action of shop/stripe_events.py) to its order: one EVALSHA.
+
+        Returns {"status": "applied"|"duplicate"|"ignored"|"need_items"|"session_conflict", "order_id",
+        "order_status"}; an applied answer also carries "flags" and, after a sale, "stock": {sku: [on_hand,
+        held]} of the order's tracked SKUs. need_items and session_conflict changed nothing: the caller
+        calls again with a new action (shop/fulfillment.py).
+        """
+        script, event_keys, argument = event_call(action, day)
+        return self.run_json(script, event_keys, [now_ms, dumps(argument)])
 
     def checkout_hold(
         self,
@@ -293,10 +323,20 @@ class Store:
         *,
         shopper_id: str | None = None,
         address: str = "unknown",
+        chapter_names: Mapping[str, str] | None = None,
+        product_names: Mapping[str, str] | None = None,
     ) -> dict:
         """Judge every drop limit and hold every line, storing the pending order, or hold nothing (one EVALSHA).
 
-        ``idempotency_key`` comes already scoped to the shopper (shop.checkout).
+        ``idempotency_key`` comes already scoped to the shopper (shop.checkout); the names are the cart's
+        chapters' and limited products' (by id), for the shopper's words when a limit refuses.
+
+        Returns:
+            {"ok": True, "replaced": the order id of the shopper's checkout this one released, or None},
+            or {"replay_of": order id} when the Idempotency-Key was used already.
+        Raises:
+            CheckoutRefused: the cart cannot be held (not on sale, a limit, not enough stock); nothing was held.
+            CheckoutRateLimited: too many checkouts from the address in the last minute.
         """
         request = {**request, "idempotency": bool(idempotency_key), "idempotency_ttl": 86400}
         email = request.get("email")
@@ -314,7 +354,9 @@ class Store:
             keys.customer_paid(email),
             keys.customer_holds(email),
         ]
-        return self.run_json("checkout_hold", hold_keys, [now_ms, dumps(request)])
+        return _hold_answer(
+            self.run_json("checkout_hold", hold_keys, [now_ms, dumps(request)]), chapter_names, product_names
+        )
 
     # -- releases -----------------------------------------------------------
 
@@ -348,8 +390,13 @@ class Store:
         address: str,
         draw: float,
         max_tickets: int,
+        chapter_name: str | None = None,
     ) -> dict:
-        """Join a chapter's line (when asked) and read one ticket's place: one EVALSHA."""
+        """Join a chapter's line (when asked) and read one ticket's place: one EVALSHA.
+
+        Raises:
+            LineNotFound, LineNotOpenYet (with opens_at), LineRefused (no shopper, address cap): nothing joined.
+        """
         request = {
             "chapter": chapter_id,
             "skus": skus,
@@ -365,7 +412,9 @@ class Store:
             keys.RELEASES,
             *(keys.line(chapter_id, p) for p in ("arrivals", "shuffle", "draws", "addrs", "passes", "stats")),
         ]
-        return self.run_json("line_visit", line_keys, [now_ms, dumps(request)])
+        return _line_answer(
+            self.run_json("line_visit", line_keys, [now_ms, dumps(request)]), chapter_name or chapter_id
+        )
 
     def line_watch(self, chapter_id: str) -> dict:
         """The owner's view of a chapter's line and its units sold since the line started: one EVALSHA."""
@@ -433,8 +482,18 @@ class Store:
         return orders, encode_cursor(page[-1]) if more else None
 
     def set_order_status(self, order_id: str, request: dict, now_ms: int) -> dict:
+        """The owner's move (``request["status"]`` from one of ``request["allowed_from"]``): one EVALSHA.
+
+        Raises:
+            OrderNotFound, StatusMoveRefused: nothing changed.
+        """
         request = {k: v for k, v in request.items() if v is not None}
-        return self.run_json("order_status", [keys.order(order_id), *keys.STATUS_INDEXES], [now_ms, dumps(request)])
+        result = self.run_json("order_status", [keys.order(order_id), *keys.STATUS_INDEXES], [now_ms, dumps(request)])
+        if result.get("error") == "not_found":
+            raise OrderNotFound(order_id)
+        if result.get("error") == "not_allowed":
+            raise StatusMoveRefused(order_id, result["from"], request["status"], tuple(request["allowed_from"]))
+        return result
 
     # -- owner mode ---------------------------------------------------------
 
@@ -479,13 +538,42 @@ class Store:
         self.backend.call("HSET", keys.ALERT_ACKS, alert_id, now_ms)
 
     def restock_order(self, order_id: str, request: dict, now_ms: int) -> dict:
-        return self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)], [now_ms, dumps(request)])
+        """Put a refunded order's units back, each at most once (one EVALSHA).
+
+        Raises:
+            OrderNotFound, NotRefunded, RestockTooMany, ChapterNotInitialized: nothing changed.
+        """
+        result = self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)], [now_ms, dumps(request)])
+        error = result.get("error")
+        if error == "not_found":
+            raise OrderNotFound(order_id)
+        if error == "not_refunded":
+            raise NotRefunded(order_id, result["status"])
+        if error == "too_many":
+            raise RestockTooMany(result["skus"])
+        if error == "not_initialized":
+            chapter = result["chapter"]
+            raise ChapterNotInitialized(
+                f"{chapter} is not initialized: initialize its stock before restocking", chapter
+            )
+        return result
 
     def request_refund(self, order_id: str, *, restock: bool, note: str, now_ms: int) -> dict:
-        """Remember, on a refundable order, whether its refund puts the units back (apply_event restocks)."""
-        return self.run_json(
-            "order_refund_request", [keys.order(order_id)], [now_ms, dumps({"restock": restock, "note": note})]
+        """Remember, on a refundable order, whether its refund puts the units back (event_refund.lua restocks).
+
+        Raises:
+            OrderNotFound, NotRefundable: nothing changed.
+        """
+        result = self.run_json(
+            "order_refund_request",
+            [keys.order(order_id)],
+            [now_ms, dumps({"restock": restock, "note": note, "refundable": STRIPE_MOVES["refund"].source})],
         )
+        if result.get("error") == "not_found":
+            raise OrderNotFound(order_id)
+        if result.get("error") == "not_refundable":
+            raise NotRefundable(order_id, result["status"])
+        return result
 
     def save_stock_verification(self, result: dict) -> None:
         self.backend.call("SET", keys.STOCK_VERIFIED, dumps(result))
@@ -503,3 +591,78 @@ class Store:
 
     def alert_failures(self, count: int = 5) -> list[dict]:
         return [orjson.loads(r) for r in self.backend.call("LRANGE", keys.ALERT_FAILURES, 0, count - 1) or []]
+
+
+def _hold_answer(held: dict, chapter_names: Mapping | None, product_names: Mapping | None) -> dict:
+    """checkout_hold.lua's answer: the hold, a replay, or the typed refusal in the shopper's words."""
+    error = held.get("error")
+    if not error:
+        return held
+    if error == "idempotent":
+        return {"replay_of": held["order_id"]}
+    chapter = (chapter_names or {}).get(held.get("chapter"), held.get("chapter"))
+    if error == "scheduled":
+        raise CheckoutRefused(
+            f"{chapter} is not on sale yet: it opens at {releases.owner_words(held['opens_at'])}; come back then",
+            error,
+            opens_at=releases.iso_utc(held["opens_at"]),
+        )
+    if error == "closed":
+        raise CheckoutRefused(
+            f"{chapter} is no longer on sale: it closed at {releases.owner_words(held['closes_at'])}",
+            error,
+            closes_at=releases.iso_utc(held["closes_at"]),
+        )
+    if error == "line":
+        raise LinePassRequired(held["chapter"])
+    if error == "rate":
+        raise CheckoutRateLimited(held["retry_after"])
+    if error == "shopper_limit":
+        raise CheckoutRefused(
+            f"one checkout can reserve at most {held['limit']} items; take some out of your cart and try again",
+            error,
+            limit=held["limit"],
+        )
+    if error == "address_limit":
+        raise CheckoutRefused(
+            f"too many items are reserved from your network right now (at most {held['limit']} at once); "
+            "finish or cancel an open checkout, or try again when one ends",
+            error,
+            limit=held["limit"],
+        )
+    if error == "customer_limit":
+        name = (product_names or {}).get(held["product"], held["product"])
+        raise CheckoutRefused(
+            f"{name} is sold {releases.limit_words(name, held['limit'])}, and this email already "
+            f"has {held['taken']} in an order or an open checkout; take it out of your cart to buy the rest",
+            error,
+            product=held["product"],
+            limit=held["limit"],
+        )
+    if error == "short":
+        names = ", ".join(f"{s['sku']} ({s['available']} left)" for s in held["skus"])
+        raise CheckoutRefused(f"not enough stock for: {names}; change the cart and try again", error, skus=held["skus"])
+    raise CheckoutRefused(f"the checkout could not start ({error}); please try again", error)
+
+
+def _line_answer(answer: dict, chapter_name: str) -> dict:
+    """line_visit.lua's answer: the ticket's place, or the typed refusal in the shopper's words."""
+    error = answer.get("error")
+    if error == "no_line":
+        raise LineNotFound(chapter_name)
+    if error == "not_yet":
+        raise LineNotOpenYet(
+            f"the line for {chapter_name} opens at {releases.owner_words(answer['starts_at'])}; come back then",
+            releases.iso_utc(answer["opens_at"]),
+        )
+    if error == "no_shopper":
+        raise LineRefused(
+            "open the shop's page first (with cookies on) and the line will take you; "
+            "a place in line goes only to a browser the shop has already seen"
+        )
+    if error == "address_cap":
+        raise LineRefused(
+            f"this network already has {answer['limit']} places in this line, the most one address can hold; "
+            "try from another connection"
+        )
+    return answer

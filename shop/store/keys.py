@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from shop.orders import STATUSES
+from shop.lifecycle import STATUSES
 
 TAG = "{shop}"
 

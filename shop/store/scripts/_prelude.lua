@@ -6,6 +6,9 @@
 --   KEYS[3] holds     zset   "order|chapter|sku|qty" -> hold end, ms ("+inf": until paid)
 --   KEYS[4] chapters  hash   chapter id -> ms it was initialized
 --   KEYS[5] ledger    stream of stock changes (fields as in SPEC section 3)
+-- (A script that moves no stock names other keys first and never calls the stock helpers.)
+-- A script may name shared modules on a line "-- include: name, name" of its header: the loader
+-- puts _name.lua after this prelude and before the script (shop/store/__init__.py, Script).
 -- Rule for every script: check everything first, then write. Redis does not
 -- roll back a script that fails half-way, so no write may come before a check.
 
@@ -26,6 +29,17 @@ end
 -- Integers as text without exponent or decimals (tostring(1e15) is "1e+15").
 local function int(v)
   return string.format('%d', v)
+end
+
+-- An order's member in every order index (all orders, per status, per customer, attention):
+-- "created_ms|order id", created_ms zero-padded to 15 digits so the lex order is the time order.
+local function order_member(created_ms, order_id)
+  return string.format('%015d|%s', tonumber(created_ms), order_id)
+end
+
+-- Units that can still be sold: on hand less what open checkouts hold, never below zero.
+local function available(on_hand, held)
+  return math.max(0, on_hand - held)
 end
 
 local function ledger_add(now_ms, e)
@@ -112,11 +126,11 @@ local function chapter_rows(skus)
   return rows
 end
 
--- The status indexes among KEYS, from position `first` on: status name -> key.
+-- The status indexes among KEYS, from position `first` to `last` (default: the last key): status name -> key.
 -- Each key ends in its status name ({shop}:orders:status:paid), so no list of names travels with the call.
-local function status_keys(first)
+local function status_keys(first, last)
   local by_status = {}
-  for i = first, #KEYS do
+  for i = first, last or #KEYS do
     by_status[string.match(KEYS[i], '[^:]+$')] = KEYS[i]
   end
   return by_status

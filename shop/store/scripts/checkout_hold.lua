@@ -164,13 +164,14 @@ end
 
 local short = {}
 for _, item in ipairs(a.items) do
-  local available = 0
+  local can_sell = 0
   if is_initialized(item.chapter) then
-    available = math.max(0, num(redis.call('HGET', S.stock, item.sku)) - num(redis.call('HGET', S.held, item.sku))
-      + (freed[item.sku] or 0))
+    -- The shopper's own earlier holds (freed: released below) do not count against them.
+    can_sell = available(num(redis.call('HGET', S.stock, item.sku)),
+      num(redis.call('HGET', S.held, item.sku)) - (freed[item.sku] or 0))
   end
-  if available < item.quantity then
-    table.insert(short, {sku = item.sku, requested = item.quantity, available = available})
+  if can_sell < item.quantity then
+    table.insert(short, {sku = item.sku, requested = item.quantity, available = can_sell})
   end
 end
 if #short > 0 then
@@ -209,7 +210,7 @@ end
 redis.call('SET', K.shopper, cjson.encode({order_id = a.order_id, members = members}), 'PX', hold_ms)
 
 local created_ms = order_created_ms(K.orders, now_ms)
-local member = string.format('%015d|%s', tonumber(created_ms), a.order_id)
+local member = order_member(created_ms, a.order_id)
 redis.call('HSET', K.order, 'id', a.order_id, 'status', 'pending', 'items', cjson.encode(a.items),
   'amount_expected', a.amount_expected, 'currency', a.currency, 'hold_until', a.hold_until,
   'created_at', created_ms, 'updated_at', created_ms, 'flags', '[]', 'oversold', '[]', 'event_ids', '[]',

@@ -25,7 +25,7 @@ release_order_holds(now_ms, a.order_id, cjson.decode(items_text), a.actor, a.not
 
 local history = decode_or_empty(history_text)
 table.insert(history, {at = now_ms, status = 'expired', actor = a.actor, note = a.note})
-local member = string.format('%015d|%s', tonumber(created_at), a.order_id)
+local member = order_member(created_at, a.order_id)
 redis.call('ZREM', KEYS[7], member)
 redis.call('ZADD', KEYS[8], 0, member)
 redis.call('HSET', KEYS[6], 'status', 'expired', 'updated_at', now_ms, 'history', cjson.encode(history))

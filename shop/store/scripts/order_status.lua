@@ -24,7 +24,7 @@ if not allowed then
   return cjson.encode({error = 'not_allowed', from = status})
 end
 
-local member = string.format('%015d|%s', tonumber(created_at), order_id)
+local member = order_member(created_at, order_id)
 local status_key = status_keys(2)
 if status_key[status] then
   redis.call('ZREM', status_key[status], member)
