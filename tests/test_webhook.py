@@ -120,12 +120,12 @@ def completed(items="balm-tee/M*2", **kwargs):
     return event("checkout.session.completed", checkout_session(items=items, **kwargs))
 
 
-def assert_refused(client, redis_client, body: bytes, headers: dict) -> None:
+def assert_refused(client, redis_client, body: bytes, headers: dict, *, no_header: bool = False) -> None:
     """A delivery whose signature does not hold: 400 with a message, and nothing but the refusal counted."""
     before = store_snapshot(redis_client)
     response = client.post(URL, data=body, headers={"Content-Type": "application/json", **headers})
     assert response.status_code == 400
-    if case in ("missing", "empty"):
+    if no_header:
         assert response.get_json()["error"] == "no Stripe-Signature header: only Stripe's signed events are accepted"
     else:
         assert response.get_json()["error"].startswith(
@@ -140,11 +140,11 @@ def completed_body() -> bytes:
 
 
 def test_no_signature_header_is_refused(client, redis_client, stocked):
-    assert_refused(client, redis_client, completed_body(), {})
+    assert_refused(client, redis_client, completed_body(), {}, no_header=True)
 
 
 def test_an_empty_signature_header_is_refused(client, redis_client, stocked):
-    assert_refused(client, redis_client, completed_body(), {"Stripe-Signature": ""})
+    assert_refused(client, redis_client, completed_body(), {"Stripe-Signature": ""}, no_header=True)
 
 
 def test_a_garbage_signature_header_is_refused(client, redis_client, stocked):
