@@ -66,6 +66,13 @@ def check_idempotency_key(value: str | None) -> str | None:
     return value
 
 
+def customer_email(given, required: bool) -> str | None:
+    """The cart's email, checked when given or needed (a product with a per-customer limit needs one)."""
+    if given is not None and (not isinstance(given, str) or len(given) > 254):
+        raise BadRequest("email must be your email address (like name@example.com), at most 254 characters")
+    return releases.check_email(given) if required or given else None
+
+
 class Checkout:
     def __init__(self, store, catalog: Catalog, gateway, settings: Settings, clock=time.time):
         self.store = store
@@ -103,10 +110,7 @@ class Checkout:
         lines = parse_cart(body, self.catalog)
         check_idempotency_key(idempotency_key)
         product_limits = self.cart_limits(lines)
-        given = body.get("email")
-        if given is not None and (not isinstance(given, str) or len(given) > 254):
-            raise BadRequest("email must be your email address (like name@example.com), at most 254 characters")
-        email = releases.check_email(given) if product_limits or given else None
+        email = customer_email(body.get("email"), bool(product_limits))
         if not self.gateway.configured:
             # The shopper cannot fix this; the owner reads the log (and Owner Mode's health page).
             log.error("checkout refused: STRIPE_SECRET_KEY is not set; set it to the shop's secret API key (sk_...)")
@@ -115,33 +119,19 @@ class Checkout:
         order_id = new_order_id()
         hold_until = int(now) + self.hold_seconds
         items = self.catalog.order_items(lines)
-        expected = sum(i["quantity"] * i["unit_amount"] for i in items)
-        limits = self.settings.limits
         # A key is the shopper's own: another shopper's equal key is another checkout. Without a shopper
         # cookie (a script) the key is scoped to the client address, so a retry still gets its first answer.
         scope = f"shopper:{shopper_id}" if shopper_id else f"address:{address}"
         scoped_key = f"{scope}|{idempotency_key}" if idempotency_key else None
+        request = self._hold_request(order_id, items, hold_until, email, product_limits, passes)
         try:
             held = self.store.checkout_hold(
-                {
-                    "order_id": order_id,
-                    "items": items,
-                    "hold_until": hold_until * 1000,
-                    "amount_expected": expected,
-                    "currency": self.catalog.currency,
-                    "chapters": sorted({i["chapter"] for i in items}),
-                    "shopper_max_units": limits.shopper_max_held_units,
-                    "address_max_units": limits.address_max_held_units,
-                    "address_per_minute": limits.address_checkouts_per_minute,
-                    "email": email,
-                    "product_limits": product_limits,
-                    "passes": sorted(c for c, state in (passes or {}).items() if state == "ok"),
-                },
+                request,
                 scoped_key,
                 int(now * 1000),
                 shopper_id=shopper_id,
                 address=address,
-                chapter_names={c: self.catalog.chapter(c).name for c in {i["chapter"] for i in items}},
+                chapter_names={c: self.catalog.chapter(c).name for c in request["chapters"]},
                 product_names={p: self.catalog.product(p).name for p in product_limits},
             )
         except LinePassRequired as e:
@@ -150,7 +140,36 @@ class Checkout:
         if held.get("replay_of"):
             return self._replay(held["replay_of"])
         base = (self.settings.public_url or base_url).rstrip("/")
-        params = {
+        params = self._session_params(order_id, items, email, hold_until, base)
+        session = self._open_session(order_id, params, scoped_key, held.get("replaced"))
+        log.info("checkout %s: session %s, hold until %s", order_id, session["id"], hold_until)
+        if held.get("replaced"):
+            self._end_replaced(held["replaced"], order_id)
+        return {"url": session["url"], "order_id": order_id, "session_id": session["id"]}
+
+    def _hold_request(
+        self, order_id: str, items: list[dict], hold_until: int, email, product_limits: dict, passes
+    ) -> dict:
+        """What the hold script judges: the cart, its price, and every drop limit it enforces atomically."""
+        limits = self.settings.limits
+        return {
+            "order_id": order_id,
+            "items": items,
+            "hold_until": hold_until * 1000,
+            "amount_expected": sum(i["quantity"] * i["unit_amount"] for i in items),
+            "currency": self.catalog.currency,
+            "chapters": sorted({i["chapter"] for i in items}),
+            "shopper_max_units": limits.shopper_max_held_units,
+            "address_max_units": limits.address_max_held_units,
+            "address_per_minute": limits.address_checkouts_per_minute,
+            "email": email,
+            "product_limits": product_limits,
+            "passes": sorted(c for c, state in (passes or {}).items() if state == "ok"),
+        }
+
+    def _session_params(self, order_id: str, items: list[dict], email, hold_until: int, base: str) -> dict:
+        """The Checkout Session Stripe is asked for: prices from the catalog, ending when the hold ends."""
+        return {
             "mode": "payment",
             "line_items": [
                 {
@@ -171,6 +190,13 @@ class Checkout:
             "success_url": f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
             "cancel_url": f"{base}/checkout/cancel?order_id={order_id}",
         }
+
+    def _open_session(self, order_id: str, params: dict, scoped_key: str | None, replaced: str | None) -> dict:
+        """Ask Stripe for the session and note it on the order; undo the hold if either side fails.
+
+        ``replaced`` is the shopper's earlier checkout whose holds went with this hold: its session must not
+        stay payable whether this one opens or not.
+        """
         try:
             session = self.gateway.create_checkout_session(params, idempotency_key=f"checkout-{order_id}")
         except PaymentProviderError as e:
@@ -182,8 +208,8 @@ class Checkout:
                 now_ms=int(self.clock() * 1000),
             )
             log.warning("checkout %s: hold released, Stripe did not start the session: %s", order_id, e.message)
-            if held.get("replaced"):  # its holds went with the new hold: its session must not stay payable
-                self._end_replaced(held["replaced"], order_id)
+            if replaced:
+                self._end_replaced(replaced, order_id)
             raise PaymentProviderError(
                 "the payment page could not be opened, so nothing was reserved or charged; please try again in a moment"
             ) from e
@@ -191,15 +217,12 @@ class Checkout:
             self.store.checkout_attach(order_id, session["id"], session["url"])
         except StoreError as e:
             self._undo_session(order_id, session["id"], scoped_key, e)
-            if held.get("replaced"):  # its holds went with the new hold: its session must not stay payable
-                self._end_replaced(held["replaced"], order_id)
+            if replaced:
+                self._end_replaced(replaced, order_id)
             raise StoreUnavailable(
                 "your checkout could not be saved, so nothing was reserved or charged; please try again in a moment"
             ) from e
-        log.info("checkout %s: session %s, hold until %s", order_id, session["id"], hold_until)
-        if held.get("replaced"):
-            self._end_replaced(held["replaced"], order_id)
-        return {"url": session["url"], "order_id": order_id, "session_id": session["id"]}
+        return session
 
     def _undo_session(self, order_id: str, session_id: str, idempotency_key: str | None, fault: StoreError) -> None:
         """The store failed after Stripe opened the session: the shopper never gets its address, so close it.
