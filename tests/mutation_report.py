@@ -66,7 +66,9 @@ def main() -> int:
 
 
 def row(name: str, killed: int, survived: int, equivalent: int) -> str:
-    score = killed / (killed + survived) if killed + survived else 1.0
+    if not killed + survived:  # nothing judged yet: no score, not a perfect one
+        return f"{name:<16}{killed:>8}{survived:>10}{equivalent:>12}{'-':>8}{'-':>12}"
+    score = killed / (killed + survived)
     net = killed / (killed + survived - equivalent) if killed + survived - equivalent else 1.0
     return f"{name:<16}{killed:>8}{survived:>10}{equivalent:>12}{score:>8.1%}{net:>12.1%}"
 
