@@ -87,3 +87,18 @@ local function session_order(E, K, a, now_ms, may_start)
   end
   return order, true
 end
+
+-- The opening every session event shares: a marked event is a duplicate, lapsed holds go back on sale,
+-- and the session's order is found (or started, when may_start) and opened for changes.
+-- Returns (order, record, fresh), or (nil, nil, nil, answer) when the event stops here.
+local function open_session_event(E, K, a, now_ms, may_start)
+  if redis.call('EXISTS', E.mark) == 1 then
+    return nil, nil, nil, answer(E, a, now_ms, 'duplicate', nil)
+  end
+  drop_expired_holds(now_ms)
+  local order, fresh, stop = session_order(E, K, a, now_ms, may_start)
+  if not order then
+    return nil, nil, nil, stop
+  end
+  return order, open_record(order), fresh
+end

@@ -21,15 +21,10 @@ local E = {mark = mark, last = last, total = total, today = today, order = order
 local K = {sessions = sessions, payments = payments, orders = orders, customer_orders = customer_orders}
 local failed = a.kind == 'failed'
 
-if redis.call('EXISTS', mark) == 1 then
-  return answer(E, a, now_ms, 'duplicate', nil)
-end
-drop_expired_holds(now_ms)
-local order, fresh, stop = session_order(E, K, a, now_ms, failed)
+local order, rec, fresh, stop = open_session_event(E, K, a, now_ms, failed)
 if not order then
   return stop
 end
-local rec = open_record(order)
 local new_status, note = 'expired', 'checkout expired'
 if failed then
   take_session_details(K, a, order, rec.updates)

@@ -109,15 +109,10 @@ local function check_amount(order, flags)
   end
 end
 
-if redis.call('EXISTS', mark) == 1 then
-  return answer(E, a, now_ms, 'duplicate', nil)
-end
-drop_expired_holds(now_ms)
-local order, fresh, stop = session_order(E, K, a, now_ms, true)
+local order, rec, fresh, stop = open_session_event(E, K, a, now_ms, true)
 if not order then
   return stop
 end
-local rec = open_record(order)
 take_session_details(K, a, order, rec.updates)
 if #rec.items == 0 then
   rec.updates.review_reason = a.review_reason or 'the session named no items this shop sells'

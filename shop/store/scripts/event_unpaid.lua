@@ -19,15 +19,10 @@ local a = cjson.decode(ARGV[2])  -- ARGV[2] the action: shop/stripe_events.py Se
 local E = {mark = mark, last = last, total = total, today = today, order = order_key, attention = attention}
 local K = {sessions = sessions, payments = payments, orders = orders, customer_orders = customer_orders}
 
-if redis.call('EXISTS', mark) == 1 then
-  return answer(E, a, now_ms, 'duplicate', nil)
-end
-drop_expired_holds(now_ms)
-local order, fresh, stop = session_order(E, K, a, now_ms, true)
+local order, rec, fresh, stop = open_session_event(E, K, a, now_ms, true)
 if not order then
   return stop
 end
-local rec = open_record(order)
 take_session_details(K, a, order, rec.updates)
 for _, item in ipairs(rec.items) do
   local member = hold_member(a.order_id, item.chapter, item.sku, item.quantity)
