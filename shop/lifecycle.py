@@ -71,6 +71,16 @@ OWNER_MOVES = {
     "paid": ("needs_review",),
 }
 
+# What a shopper's checkout does to its order: starting one stores a new order, letting it go (the shopper
+# cancels, or Stripe would not open the session) ends it before any payment.
+CHECKOUT_MOVES = {
+    "start": Move((), ("pending",)),
+    "release": Move(("pending",), ("expired",)),
+}
+
+# The statuses in which the owner may put an order's units back on the shelf: after a refund.
+RESTOCKABLE = ("refunded", "partially_refunded")
+
 # A checkout whose completion the order already knows (reconciliation has nothing to add): every
 # status but the open checkout and the lapsed one.
 COMPLETED = frozenset(s for s in STATUSES if s not in ("pending", "expired"))

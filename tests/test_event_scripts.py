@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shop.catalog import Catalog
-from shop.lifecycle import STATUSES, STRIPE_MOVES
+from shop.lifecycle import CHECKOUT_MOVES, STATUSES, STRIPE_MOVES
 from shop.store import SCRIPTS, Script
 from shop.store.events import SCRIPT_OF_KIND, event_call, event_keys
 from shop.store.events import SCRIPTS as EVENT_SCRIPTS
@@ -81,9 +81,18 @@ def test_a_session_without_an_email_passes_no_customer_keys():
     assert len(keys_) == 21
 
 
-@pytest.mark.parametrize("script", [*EVENT_SCRIPTS, "_event", "_session", "_prelude"])
-def test_each_event_script_and_module_stays_small(script):
+@pytest.mark.parametrize("script", sorted(p.stem for p in SCRIPTS.glob("*.lua")))
+def test_each_script_and_module_stays_small(script):
     assert len((SCRIPTS / f"{script}.lua").read_text().splitlines()) <= 150
+
+
+def test_a_module_a_header_includes_exists_and_each_module_is_included():
+    included = set()
+    for path in SCRIPTS.glob("*.lua"):
+        for line in re.findall(r"^-- include: ([a-z_, ]+)$", path.read_text(), re.MULTILINE):
+            included |= {name.strip() for name in line.split(",")}
+    modules = {p.stem[1:] for p in SCRIPTS.glob("_*.lua")} - {"prelude"}
+    assert included == modules
 
 
 def test_a_script_is_its_prelude_then_its_modules_then_itself():
@@ -105,3 +114,17 @@ def test_the_statuses_a_script_names_are_its_moves_targets_in_the_lifecycle(scri
     text = (SCRIPTS / f"{script}.lua").read_text()
     named = {word for word in re.findall(r"'([a-z_]+)'", text) if word in STATUSES}
     assert named == targets
+
+
+def statuses_named(script: str) -> set[str]:
+    text = (SCRIPTS / f"{script}.lua").read_text()
+    return {word for word in re.findall(r"'([a-z_]+)'", text) if word in STATUSES}
+
+
+@pytest.mark.parametrize(("script", "move"), [("checkout_hold", "start"), ("checkout_release", "release")])
+def test_a_checkout_script_names_only_its_moves_target_and_is_given_the_sources(script, move):
+    assert statuses_named(script) == set(CHECKOUT_MOVES[move].target)
+
+
+def test_restocking_names_no_status_itself():
+    assert statuses_named("order_restock") == set()

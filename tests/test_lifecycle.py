@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from shop import lifecycle
-from shop.lifecycle import OWNER_MOVES, RANK, STATUSES, STRIPE_MOVES, owner_may, stripe_may
+from shop.lifecycle import (
+    CHECKOUT_MOVES,
+    OWNER_MOVES,
+    RANK,
+    RESTOCKABLE,
+    STATUSES,
+    STRIPE_MOVES,
+    owner_may,
+    stripe_may,
+)
 
 STRIPE_STEPS = [(kind, s, t) for kind, move in STRIPE_MOVES.items() for s in move.source for t in move.target]
 OWNER_STEPS = [(s, t) for t, sources in OWNER_MOVES.items() for s in sources]
@@ -15,7 +24,19 @@ def test_every_status_has_a_rank_and_every_move_names_known_statuses():
     assert set(RANK) == set(STATUSES)
     named = {s for move in STRIPE_MOVES.values() for s in (*move.source, *move.target)}
     named |= {s for t, sources in OWNER_MOVES.items() for s in (t, *sources)}
-    assert named <= set(STATUSES)
+    named |= {s for move in CHECKOUT_MOVES.values() for s in (*move.source, *move.target)}
+    assert named | set(RESTOCKABLE) <= set(STATUSES)
+
+
+def test_a_checkout_starts_an_order_at_the_start_and_lets_it_go_forward():
+    assert CHECKOUT_MOVES["start"].target == ("pending",)
+    assert min(RANK, key=RANK.get) == "pending"
+    release = CHECKOUT_MOVES["release"]
+    assert all(RANK[t] > RANK[s] for s in release.source for t in release.target)
+
+
+def test_units_go_back_on_the_shelf_only_after_money_went_back():
+    assert all(RANK[s] >= RANK["partially_refunded"] for s in RESTOCKABLE)
 
 
 @pytest.mark.parametrize(("kind", "source", "target"), STRIPE_STEPS)

@@ -40,7 +40,7 @@ from shop.errors import (
     StockBelowZero,
     StoreError,
 )
-from shop.lifecycle import STRIPE_MOVES
+from shop.lifecycle import CHECKOUT_MOVES, RESTOCKABLE, STRIPE_MOVES
 from shop.store import keys
 from shop.store.events import SCRIPTS as EVENT_SCRIPTS
 from shop.store.events import event_call
@@ -344,7 +344,7 @@ class Store:
             *keys.STOCK_KEYS,
             keys.order(request["order_id"]),
             keys.ORDERS,
-            keys.status_index("pending"),
+            *(keys.status_index(s) for s in CHECKOUT_MOVES["start"].target),
             keys.idempotency(idempotency_key),
             keys.RELEASES,
             # No shopper (no valid cookie): a new one, whose only checkout is this one.
@@ -434,14 +434,14 @@ class Store:
     def checkout_release(
         self, order_id: str, *, actor: str, note: str, idempotency_key: str | None, now_ms: int
     ) -> dict:
+        move = CHECKOUT_MOVES["release"]
         release_keys = [
             *keys.STOCK_KEYS,
             keys.order(order_id),
-            keys.status_index("pending"),
-            keys.status_index("expired"),
             keys.idempotency(idempotency_key),
+            *(keys.status_index(s) for s in (*move.source, *move.target)),
         ]
-        request = {"order_id": order_id, "actor": actor, "note": note}
+        request = {"order_id": order_id, "actor": actor, "note": note, "from": list(move.source)}
         return self.run_json("checkout_release", release_keys, [now_ms, dumps(request)])
 
     def order_and_customer_for_payment(self, payment_intent: str) -> tuple[str | None, str | None]:
@@ -543,6 +543,7 @@ class Store:
         Raises:
             OrderNotFound, NotRefunded, RestockTooMany, ChapterNotInitialized: nothing changed.
         """
+        request = {**request, "from": list(RESTOCKABLE)}
         result = self.run_json("order_restock", [*keys.STOCK_KEYS, keys.order(order_id)], [now_ms, dumps(request)])
         error = result.get("error")
         if error == "not_found":

@@ -1,19 +1,6 @@
 -- _event.lua: what every Stripe event script does around its own step (-- include: event).
 -- E: the event's keys {mark, last, total, today}; a: the action (shop/stripe_events.py, frozen there).
 
-local function is_null(v)
-  return v == nil or v == cjson.null
-end
-
-local function includes(list, value)
-  for _, v in ipairs(list) do
-    if v == value then
-      return true
-    end
-  end
-  return false
-end
-
 local function add_flag(flags, name)
   if not includes(flags, name) then
     table.insert(flags, name)

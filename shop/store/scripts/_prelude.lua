@@ -22,6 +22,21 @@ local function decode_or_empty(text)
   return cjson.decode(text)
 end
 
+-- A JSON value that is absent: missing from the table, or null in the JSON text.
+local function is_null(v)
+  return v == nil or v == cjson.null
+end
+
+-- Whether a JSON list (a Lua array) holds the value: a status among a move's sources, a flag among the flags.
+local function includes(list, value)
+  for _, v in ipairs(list) do
+    if v == value then
+      return true
+    end
+  end
+  return false
+end
+
 local function num(v)
   return tonumber(v) or 0
 end
@@ -75,8 +90,7 @@ local function release_hold(now_ms, member, actor, note)
     ref = order_id, actor = actor, note = note})
 end
 
--- Holds lapse by themselves: every script that reads or moves stock drops
--- the expired ones first (there is no background worker on serverless).
+-- Holds lapse by themselves: each script that reads or moves stock drops the expired ones first (no worker).
 local function drop_expired_holds(now_ms)
   local expired = redis.call('ZRANGEBYSCORE', S.holds, '-inf', now_ms)
   for _, member in ipairs(expired) do
@@ -84,11 +98,10 @@ local function drop_expired_holds(now_ms)
   end
 end
 
--- The creation time of a new order, which is also its place in the order indexes ("created_ms|id"):
--- never before the newest order's, so the owner's lists show orders in the order the store took
--- them even when several arrive in one millisecond (an id would break the tie at random) or an app
--- server's clock runs a little behind. A newest order more than a minute ahead is a clock that was
--- wrong once: it must not drag every later order along, so the app's clock is taken then.
+-- A new order's creation time, also its place in the order indexes ("created_ms|id"): never before the
+-- newest order's, so lists keep the order the store took them in, even within one millisecond or when an
+-- app server's clock runs a little behind. A newest order over a minute ahead was a clock wrong once: it
+-- must not drag every later order along, so the app's clock is taken then.
 local function order_created_ms(orders_key, now_ms)
   local now = tonumber(now_ms)
   local newest = redis.call('ZREVRANGEBYLEX', orders_key, '+', '-', 'LIMIT', 0, 1)[1]

@@ -17,7 +17,7 @@ if ARGV[2] == '' then
 end
 redis.call('HSET', KEYS[1], chapter, ARGV[2])
 local r = cjson.decode(ARGV[2])
-if r.opens_at == nil or r.opens_at == cjson.null then
+if is_null(r.opens_at) then
   return cjson.encode({early = redis.call('ZCARD', KEYS[3]), late = 0})
 end
 local opens = string.format('%d', r.opens_at)

@@ -6,6 +6,7 @@
 -- draw made at join), then later ones by arrival (their rank in the arrivals zset minus the early ones).
 -- The first answer that reports a ticket admitted records its pass (issued at now); a pass that has run out
 -- sends its ticket to the back of the line (a new arrival at now).
+-- include: line
 -- KEYS[1..5]  stock, held, holds, chapters, ledger (see _prelude.lua; read to tell a sold-out chapter)
 -- KEYS[6]     release windows (hash chapter -> JSON {"opens_at", "closes_at", "queue"})
 -- KEYS[7]     the line's arrivals (zset ticket -> arrival ms, every ticket)
@@ -29,18 +30,17 @@ local a = cjson.decode(ARGV[2])
 local L = {releases = KEYS[6], arrivals = KEYS[7], shuffle = KEYS[8], draws = KEYS[9], addrs = KEYS[10],
   passes = KEYS[11], stats = KEYS[12]}
 
-local function is_null(v)
-  return v == nil or v == cjson.null
-end
-
-local text = redis.call('HGET', L.releases, a.chapter)
-local r = text and cjson.decode(text) or {}
-local q = r.queue
-if is_null(q) or is_null(r.opens_at) then
+local r = line_release_of(redis.call('HGET', L.releases, a.chapter))
+if not r then
   return cjson.encode({error = 'no_line'})
 end
-local opens = r.opens_at
-local starts = opens - q.starts_minutes_before * 60000
+local opens, q = r.opens_at, r.queue
+-- One more of a counter in the line's counters, which live as long as the line.
+local function count(name)
+  redis.call('HINCRBY', L.stats, name, 1)
+  redis.call('PEXPIRE', L.stats, a.ttl_ms)
+end
+local starts = line_starts_at(r)
 local rate = q.admit_per_minute
 local m = a.member
 
@@ -50,11 +50,11 @@ if not is_null(r.closes_at) and now >= r.closes_at then
   closed = true
 elseif is_initialized(a.chapter) and #a.skus > 0 then
   drop_expired_holds(now_ms)
-  local available = 0
+  local left = 0
   for _, row in ipairs(chapter_rows(a.skus)) do
-    available = available + math.max(0, row[2] - row[3])
+    left = left + available(row[2], row[3])
   end
-  if available <= 0 then
+  if left <= 0 then
     closed, sold_out = true, true
     if redis.call('HSETNX', L.stats, 'sold_out_at', now_ms) == 1 then
       redis.call('PEXPIRE', L.stats, a.ttl_ms)
@@ -71,14 +71,12 @@ if a.join then
     return cjson.encode({error = 'not_yet', starts_at = starts, opens_at = opens})
   end
   if is_null(m) then
-    redis.call('HINCRBY', L.stats, 'refused_no_cookie', 1)
-    redis.call('PEXPIRE', L.stats, a.ttl_ms)
+    count('refused_no_cookie')
     return cjson.encode({error = 'no_shopper'})
   end
   if not redis.call('ZSCORE', L.arrivals, m) then
     if num(redis.call('HGET', L.addrs, a.address)) >= a.max_tickets then
-      redis.call('HINCRBY', L.stats, 'refused_address', 1)
-      redis.call('PEXPIRE', L.stats, a.ttl_ms)
+      count('refused_address')
       return cjson.encode({error = 'address_cap', limit = a.max_tickets})
     end
     redis.call('HINCRBY', L.addrs, a.address, 1)
@@ -100,32 +98,18 @@ if not arrival then
     opens_at = opens})
 end
 
-local function eta(rank)
-  local at = opens + math.ceil((rank + 1) * 60000 / rate)
-  return math.max(0, math.ceil((at - now) / 1000))
-end
-
 if now < opens then
   -- Before opens_at the place shown is the arrival rank; the shuffle at opens_at decides the real order, so the
   -- wait is the same for every early ticket: the middle of the shuffled part (arriving first is no advantage,
   -- and a page that looks again at its estimate does not look sooner for having come first).
   local rank = redis.call('ZRANK', L.arrivals, m)
   local middle = math.floor(redis.call('ZCARD', L.shuffle) / 2)
-  return cjson.encode({state = 'waiting', position = rank + 1, ahead = rank, eta_seconds = eta(middle),
-    opens_at = opens, arrival = tonumber(arrival)})
-end
-
-local function line_rank()
-  local early = redis.call('ZRANK', L.shuffle, m)
-  if early then
-    return early
-  end
-  return redis.call('ZCARD', L.shuffle) + redis.call('ZRANK', L.arrivals, m)
-    - redis.call('ZCOUNT', L.arrivals, '-inf', '(' .. int(opens))
+  return cjson.encode({state = 'waiting', position = rank + 1, ahead = rank,
+    eta_seconds = line_eta(middle, opens, rate, now), opens_at = opens, arrival = tonumber(arrival)})
 end
 
 local let_through = math.floor((now - opens) * rate / 60000)
-local rank = line_rank()
+local rank = line_rank(L, m, opens)
 local rejoined = false
 if rank < let_through then
   local issued = redis.call('HGET', L.passes, m)
@@ -134,20 +118,20 @@ if rank < let_through then
     redis.call('ZREM', L.shuffle, m)
     redis.call('ZADD', L.arrivals, now, m)
     redis.call('HDEL', L.passes, m)
-    redis.call('HINCRBY', L.stats, 'rejoined', 1)
+    count('rejoined')
     arrival, issued, rejoined = now, nil, true
-    rank = line_rank()
+    rank = line_rank(L, m, opens)
   end
   if rank < let_through then
     if not issued then
       issued = now
       redis.call('HSET', L.passes, m, now_ms)
-      redis.call('HINCRBY', L.stats, 'passes', 1)
+      count('passes')
     end
     return cjson.encode({state = 'admitted', position = cjson.null, ahead = 0, eta_seconds = 0, opens_at = opens,
       arrival = tonumber(arrival), pass_expires = tonumber(issued) + q.pass_minutes * 60000, rejoined = rejoined})
   end
 end
 local position = rank - let_through + 1
-return cjson.encode({state = 'waiting', position = position, ahead = position - 1, eta_seconds = eta(rank),
-  opens_at = opens, arrival = tonumber(arrival), rejoined = rejoined})
+return cjson.encode({state = 'waiting', position = position, ahead = position - 1,
+  eta_seconds = line_eta(rank, opens, rate, now), opens_at = opens, arrival = tonumber(arrival), rejoined = rejoined})

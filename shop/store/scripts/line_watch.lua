@@ -1,4 +1,5 @@
 -- line_watch.lua: what the owner sees of a chapter's line, read in one consistent step.
+-- include: line
 -- KEYS[1]  release windows (hash chapter -> JSON)
 -- KEYS[2]  the line's arrivals (zset)
 -- KEYS[3]  the line's shuffle (zset)
@@ -10,11 +11,8 @@
 -- Returns JSON {"release", "tickets", "early", "stats": {...}, "sold", "ledger_complete"}
 
 local text = redis.call('HGET', KEYS[1], ARGV[1])
-local r = text and cjson.decode(text) or {}
-local since = ''
-if r.queue and r.queue ~= cjson.null and r.opens_at and r.opens_at ~= cjson.null then
-  since = string.format('%d', math.max(0, r.opens_at - r.queue.starts_minutes_before * 60000))
-end
+local r = line_release_of(text)
+local since = r and int(math.max(0, line_starts_at(r))) or ''
 local stats = {}
 local flat = redis.call('HGETALL', KEYS[4])
 for i = 1, #flat, 2 do

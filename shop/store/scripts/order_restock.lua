@@ -2,7 +2,8 @@
 -- KEYS[1..5]  stock, held, holds, chapters, ledger (see _prelude.lua)
 -- KEYS[6]     the order (hash); its field `restocked` records the units already put back per SKU
 -- ARGV[1]     now_ms
--- ARGV[2]     JSON {"order_id", "lines": [[sku, chapter, quantity], ...], "actor", "note"}
+-- ARGV[2]     JSON {"order_id", "lines": [[sku, chapter, quantity], ...], "actor", "note",
+--                   "from": the statuses after a refund (shop/lifecycle.py RESTOCKABLE)}
 -- Returns JSON {"ok": true, "restocked": {sku: n}} | {"error": "not_found" | "not_refunded" | "too_many",
 --              "skus": [...]} | {"error": "not_initialized", "chapter"}
 
@@ -13,7 +14,7 @@ local status, items_text, restocked_text, history_text = fields[1], fields[2], f
 if not status then
   return cjson.encode({error = 'not_found'})
 end
-if status ~= 'refunded' and status ~= 'partially_refunded' then
+if not includes(a.from, status) then
   return cjson.encode({error = 'not_refunded', status = status})
 end
 local sold = {}
