@@ -139,6 +139,27 @@ def make_app(store_env):
 
 
 @pytest.fixture
+def make_stripe_app(make_app, stub):
+    """Build an app whose Stripe calls go to the stand-in, with a public address; keywords replace settings.
+
+    Stripe calls get a timeout no loaded machine reaches; only a test of a hanging Stripe shortens it.
+    """
+
+    def make(**overrides):
+        return make_app(
+            **{
+                "STRIPE_SECRET_KEY": "sk_test_stand_in",
+                "STRIPE_API_BASE": stub.base,
+                "PUBLIC_URL": "http://127.0.0.1:5000",
+                "STRIPE_TIMEOUT_SECONDS": 10,
+                **overrides,
+            }
+        )
+
+    return make
+
+
+@pytest.fixture
 def redis_client(backend, redis_server, request):
     """A redis-py client on the same data the app's store writes."""
     if backend == "embedded":

@@ -20,13 +20,8 @@ LONG_ORDER_ID = "ord_" + "a1b2c3d4e5" * 6  # 64 characters, the longest an order
 
 
 @pytest.fixture
-def server(make_app, stub):
-    app = make_app(
-        STRIPE_SECRET_KEY="sk_test_stand_in",
-        STRIPE_API_BASE=stub.base,
-        PUBLIC_URL="http://127.0.0.1:5000",
-        STRIPE_TIMEOUT_SECONDS=10,
-    )
+def server(make_stripe_app):
+    app = make_stripe_app()
     shop = app.extensions["shop"]
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 8, "balm-tee/L": 2, "harbour-shirt/M": 6, "tide-tote/OS": 1})
     server = AppServer(app)

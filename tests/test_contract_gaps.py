@@ -25,13 +25,8 @@ CATALOG = json.loads((shop_config.ROOT / "catalog.json").read_text())
 
 
 @pytest.fixture
-def app(make_app, stub):
-    app = make_app(
-        STRIPE_SECRET_KEY="sk_test_stand_in",
-        STRIPE_API_BASE=stub.base,
-        PUBLIC_URL="http://127.0.0.1:5000",
-        STRIPE_TIMEOUT_SECONDS=10,
-    )
+def app(make_stripe_app):
+    app = make_stripe_app()
     shop = app.extensions["shop"]
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 5, "balm-tee/L": 2, "tide-tote/OS": 4})
     return app
@@ -884,12 +879,8 @@ def one(sku="balm-tee/M", quantity=1, **extra):
 
 
 @pytest.fixture
-def drop_app(make_app, stub):
-    app = make_app(
-        STRIPE_SECRET_KEY="sk_test_stand_in",
-        STRIPE_API_BASE=stub.base,
-        PUBLIC_URL="http://127.0.0.1:5000",
-        STRIPE_TIMEOUT_SECONDS=10,
+def drop_app(make_stripe_app):
+    app = make_stripe_app(
         ADDRESS_MAX_HELD_UNITS="12",
         ADDRESS_CHECKOUTS_PER_MINUTE="6",
         SHOPPER_MAX_HELD_UNITS="8",
@@ -1413,13 +1404,8 @@ def test_a_key_stripe_refused_can_be_used_again(app, stub):
     assert retry.status_code == 201, retry.get_json()
 
 
-def test_without_a_shopper_cookie_a_key_belongs_to_the_address(make_app, stub):
-    app = make_app(
-        STRIPE_SECRET_KEY="sk_test_stand_in",
-        STRIPE_API_BASE=stub.base,
-        PUBLIC_URL="http://127.0.0.1:5000",
-        TRUSTED_PROXY_HOPS="1",
-    )
+def test_without_a_shopper_cookie_a_key_belongs_to_the_address(make_stripe_app):
+    app = make_stripe_app(TRUSTED_PROXY_HOPS="1")
     app.extensions["shop"].inventory.initialize("chapter-i", {"balm-tee/M": 5})
     key = {"Idempotency-Key": "same-key"}
     here = app.test_client().post(CHECKOUT, json=one(), headers={**key, "X-Forwarded-For": "203.0.113.7"})
