@@ -253,6 +253,15 @@ def owner_api(client):
     return OwnerAPI(client)
 
 
+@pytest.fixture
+def browser():
+    """A fresh headless Chromium (tests/browser.py), quit when the test ends."""
+    from tests.browser import chrome
+
+    with chrome() as driver:
+        yield driver
+
+
 @pytest.fixture(scope="session")
 def stripe_stub():
     stub = StripeStub().start()
