@@ -200,6 +200,17 @@ def post_event(client, evt: dict, **sign_kwargs):
     return client.post("/api/webhooks/stripe", data=body, headers=headers)
 
 
+def store_calls(backend, monkeypatch) -> list[str]:
+    """The calls the app makes on its store ``backend`` from now on, by name: evalsha, script_load, call, pipeline."""
+    sent: list[str] = []
+    for name in ("evalsha", "script_load", "call", "pipeline"):
+        real = getattr(backend, name)
+        monkeypatch.setattr(
+            backend, name, lambda *a, _real=real, _name=name, **k: (sent.append(_name), _real(*a, **k))[1]
+        )
+    return sent
+
+
 @pytest.fixture
 def deliver(client):
     """POST one signed event to the webhook of the ``client`` fixture, as Stripe would."""
