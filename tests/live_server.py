@@ -32,6 +32,15 @@ def shop_env(redis_url: str, **extra: str) -> dict[str, str]:
     }
 
 
+def busy_server(store_url: str, stripe_stub, **extra: str) -> LiveServer:
+    """gunicorn as the concurrency tests run it (3 workers x 4 threads) on ``store_url``, Stripe calls to the stand-in.
+
+    ``with busy_server(...) as live:`` starts it and stops it when the block ends.
+    """
+    env = shop_env(store_url, STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=stripe_stub.base, **extra)
+    return LiveServer(env, workers=3, threads=4)
+
+
 class LiveServer:
     """``gunicorn app:app`` with a clean environment: only the variables given, never a developer's .env."""
 
@@ -82,6 +91,12 @@ class LiveServer:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"gunicorn did not answer within 30 s:\n{self.output()}")
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
 
     def initialize_stock(self, chapter: str, stock: dict[str, int]) -> None:
         """Initialize a chapter through the owner API, with the password this server runs with."""

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -96,6 +97,32 @@ class RedisServer:
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
+
+    def commands_during(self, action) -> list[str]:
+        """The commands clients sent this server while ``action()`` ran, by name (MONITOR).
+
+        A script's own calls (MONITOR says "lua" for them) and the connection set-up (HELLO, CLIENT) are left out.
+        """
+        seen: list[str] = []
+        ready, done = threading.Event(), threading.Event()
+
+        def watch():
+            with self.client().monitor() as monitor:
+                ready.set()
+                for command in monitor.listen():
+                    if command["client_type"] != "lua":
+                        seen.append(command["command"].split()[0].upper())
+                    if done.is_set() and command["command"].startswith("ECHO end-of-action"):
+                        return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        assert ready.wait(timeout=10)
+        action()
+        done.set()
+        self.client().echo("end-of-action")
+        watcher.join(timeout=30)
+        return [c for c in seen if c not in ("HELLO", "CLIENT", "ECHO")]  # ECHO: the end marker's own
 
 
 class ClusterClient(redis.RedisCluster):

@@ -14,6 +14,15 @@ FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
 _CATALOG_PRICE = object()  # checkout_session's default subtotal: what the sample catalog asks for the items
 WEBHOOK_SECRET = "whsec_test_" + "a" * 32
 OTHER_SECRET = "whsec_test_" + "b" * 32
+# Where checkout_session's shopper ships to (Stripe sends null for a line2 and state not given).
+ADDRESS = {
+    "line1": "12 Analytical Row",
+    "line2": None,
+    "city": "London",
+    "postal_code": "N1 7AA",
+    "state": None,
+    "country": "GB",
+}
 
 
 def fixture(name: str) -> dict:
@@ -60,17 +69,7 @@ def checkout_session(
         session["metadata"]["order_id"] = order_id
         session["client_reference_id"] = order_id
     session["customer_details"].update(email=email, name=name)
-    session["collected_information"]["shipping_details"] = {
-        "name": name,
-        "address": {
-            "line1": "12 Analytical Row",
-            "line2": None,
-            "city": "London",
-            "postal_code": "N1 7AA",
-            "state": None,
-            "country": "GB",
-        },
-    }
+    session["collected_information"]["shipping_details"] = {"name": name, "address": dict(ADDRESS)}
     session.update(fields)
     return session
 

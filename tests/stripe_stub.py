@@ -310,14 +310,19 @@ class StripeStub:
             return self._error(404, f"No such checkout.session: '{match[1]}'", "session")
         return self._error(404, f"Unrecognized request URL ({request.method}: {path})")
 
+    def _checked(self, params: dict, schema: dict, what: str = "") -> tuple[dict, Response | None]:
+        """``params`` read as Stripe reads them, and a 400 where they break ``schema`` (each error kept, led by ``what``)."""
+        body = coerce(params, schema)
+        errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(body), key=lambda e: list(e.path))
+        for e in errors:
+            self.schema_errors.append(f"{what}{'.'.join(map(str, e.path)) or '(root)'}: {e.message}")
+        return body, (self._error(400, f"Invalid request: {self.schema_errors[-1]}") if errors else None)
+
     def _create_refund(self, params: dict, idempotency_key: str | None) -> Response:
         """POST /v1/refunds, checked against Stripe's request schema; the same Idempotency-Key answers the same refund."""
-        body = coerce(params, self.refund_schema)
-        errors = sorted(jsonschema.Draft4Validator(self.refund_schema).iter_errors(body), key=lambda e: list(e.path))
-        if errors:
-            for e in errors:
-                self.schema_errors.append(f"refund {'.'.join(map(str, e.path)) or '(root)'}: {e.message}")
-            return self._error(400, f"Invalid request: {self.schema_errors[-1]}")
+        body, refused = self._checked(params, self.refund_schema, "refund ")
+        if refused:
+            return refused
         if idempotency_key and idempotency_key in self._refund_keys:
             return self._json(self.refunds[self._refund_keys[idempotency_key]])
         session = next(
@@ -346,12 +351,9 @@ class StripeStub:
         return self._json(refund)
 
     def _create_session(self, params: dict) -> Response:
-        body = coerce(params, self.schema)
-        errors = sorted(jsonschema.Draft4Validator(self.schema).iter_errors(body), key=lambda e: list(e.path))
-        if errors:
-            for e in errors:
-                self.schema_errors.append(f"{'.'.join(map(str, e.path)) or '(root)'}: {e.message}")
-            return self._error(400, f"Invalid request: {self.schema_errors[-1]}")
+        body, refused = self._checked(params, self.schema)
+        if refused:
+            return refused
         session = fixture("checkout.session")
         session_id = f"cs_test_{secrets.token_hex(16)}"
         lines = []

@@ -8,16 +8,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import AppServer, chrome
+from tests.browser import AppServer, record_violations, violations
 from tests.conftest import OWNER_PASSWORD
-
-# Runs before any page script, outside the page's CSP: every violation the page meets is kept.
-RECORD_VIOLATIONS = """
-window.__violations = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__violations.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline') + ' ' + (e.sourceFile || ''));
-});
-"""
 
 
 @pytest.fixture
@@ -28,21 +20,13 @@ def server(make_app, stub):
     app.add_url_rule(
         "/csp-probe", "csp_probe", lambda: "<p style='color:red'>x</p><script>document.title='ran'</script>"
     )
-    server = AppServer(app)
-    yield server
-    server.stop()
+    with AppServer(app) as server:
+        yield server
 
 
 @pytest.fixture
-def browser():
-    driver = chrome()
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_VIOLATIONS})
-    yield driver
-    driver.quit()
-
-
-def violations(driver) -> list[str]:
-    return driver.execute_script("return window.__violations || []")
+def browser(browser):
+    return record_violations(browser)
 
 
 def test_pages_and_the_cart_script_run_under_the_policy(server, browser):

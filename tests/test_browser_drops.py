@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import AppServer, chrome, screenshot
+from tests.browser import AppServer, screenshot
 from tests.clock import shop_clock
 
 
@@ -27,17 +27,8 @@ def server(make_app, stub):
     app = make_app(STRIPE_SECRET_KEY="sk_test_stand_in", STRIPE_API_BASE=stub.base, STRIPE_TIMEOUT_SECONDS=5)
     shop = app.extensions["shop"]
     shop.inventory.initialize("chapter-ii", {"wool-coat/M": 3, "ridge-knit/M": 4, "ridge-knit/L": 0})
-    server = AppServer(app)
-    server.shop = shop
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def browser():
-    driver = chrome()
-    yield driver
-    driver.quit()
+    with AppServer(app) as server:
+        yield server
 
 
 def test_countdown_then_the_sizes_enable_themselves(server, browser, stub):

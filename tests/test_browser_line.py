@@ -13,9 +13,8 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from shop import line
-from tests.browser import AppServer, chrome, screenshot
+from tests.browser import AppServer, record_violations, screenshot
 from tests.clock import shop_clock
-from tests.test_browser_csp import RECORD_VIOLATIONS
 
 OPENS = "2026-12-04T17:00:00Z"
 OPENS_MS = 1796403600000
@@ -30,26 +29,21 @@ def server(make_app, stub, monkeypatch):
         "chapter-ii",
         {"opens_at": OPENS, "queue": {"starts_minutes_before": 15, "admit_per_minute": 6, "pass_minutes": 10}},
     )
-    server = AppServer(app)
-    server.shop = shop
-    server.clock = shop_clock(shop)
-    server.clock.now = OPENS_MS / 1000 - 5 * 60
-    # twelve fans joined before ours, with draws below the one ours gets: ours is last of the early ones
-    draws = [0.99] + [i / 100 for i in range(12)]
-    monkeypatch.setattr(line, "draw", draws.pop)
-    for i in range(12):
-        shop.line.visit("chapter-ii", shop.shoppers.new()[0], join=True, address=f"10.9.{i}.1")
-    server.clock.advance(1)
-    yield server
-    server.stop()
+    with AppServer(app) as server:
+        server.clock = shop_clock(shop)
+        server.clock.now = OPENS_MS / 1000 - 5 * 60
+        # twelve fans joined before ours, with draws below the one ours gets: ours is last of the early ones
+        draws = [0.99] + [i / 100 for i in range(12)]
+        monkeypatch.setattr(line, "draw", draws.pop)
+        for i in range(12):
+            shop.line.visit("chapter-ii", shop.shoppers.new()[0], join=True, address=f"10.9.{i}.1")
+        server.clock.advance(1)
+        yield server
 
 
 @pytest.fixture
-def browser():
-    driver = chrome()
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_VIOLATIONS})
-    yield driver
-    driver.quit()
+def browser(browser):
+    return record_violations(browser)
 
 
 def status(browser) -> str:

@@ -5,7 +5,6 @@ On redis only: this is about the pages in a browser; Owner Mode runs on every ba
 
 from __future__ import annotations
 
-import pytest
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -14,13 +13,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.browser import AppServer, chrome, screenshot
 from tests.conftest import OWNER_PASSWORD
 from tests.stripe_factory import checkout_session, event, signed
-
-
-@pytest.fixture
-def browser():
-    driver = chrome()
-    yield driver
-    driver.quit()
 
 
 def log_in(browser, url):

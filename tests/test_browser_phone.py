@@ -20,31 +20,24 @@ LONG_ORDER_ID = "ord_" + "a1b2c3d4e5" * 6  # 64 characters, the longest an order
 
 
 @pytest.fixture
-def server(make_app, stub):
-    app = make_app(
-        STRIPE_SECRET_KEY="sk_test_stand_in",
-        STRIPE_API_BASE=stub.base,
-        PUBLIC_URL="http://127.0.0.1:5000",
-        STRIPE_TIMEOUT_SECONDS=10,
-    )
+def server(make_stripe_app):
+    app = make_stripe_app()
     shop = app.extensions["shop"]
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 8, "balm-tee/L": 2, "harbour-shirt/M": 6, "tide-tote/OS": 1})
-    server = AppServer(app)
-    server.shop = shop
-    yield server
-    server.stop()
+    with AppServer(app) as server:
+        yield server
 
 
 @pytest.fixture
 def phone():
-    driver = chrome(PHONE, 844)
-    # Headless Chromium keeps a window at least 500 px wide: the device metrics make the page see a phone
-    # 390 CSS px wide (not "mobile": a phone would zoom out of a page that is too wide, and hide the overflow).
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride", {"width": PHONE, "height": 844, "deviceScaleFactor": 1, "mobile": False}
-    )
-    yield driver
-    driver.quit()
+    with chrome(PHONE, 844) as driver:
+        # Headless Chromium keeps a window at least 500 px wide: the device metrics make the page see a phone
+        # 390 CSS px wide (not "mobile": a phone would zoom out of a page that is too wide, and hide the overflow).
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": PHONE, "height": 844, "deviceScaleFactor": 1, "mobile": False},
+        )
+        yield driver
 
 
 def width(driver) -> tuple[int, int]:

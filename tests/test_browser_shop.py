@@ -29,17 +29,8 @@ def server(make_app, stub):
             "tide-tote/OS": 20,
         },
     )
-    server = AppServer(app)
-    server.shop = shop
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def browser():
-    driver = chrome()
-    yield driver
-    driver.quit()
+    with AppServer(app) as server:
+        yield server
 
 
 def wait(driver, seconds=10):

@@ -15,20 +15,11 @@ URL = "/api/checkout"
 
 
 @pytest.fixture
-def shop_app(make_app, stub):
-    """An app on the Stripe stand-in; the first one stocks Chapter I (``stock=False`` for another on the same store).
-
-    Stripe calls get a timeout no loaded machine reaches; only the test of a hanging Stripe shortens it.
-    """
+def shop_app(make_stripe_app):
+    """An app on the Stripe stand-in; the first one stocks Chapter I (``stock=False`` for another on the same store)."""
 
     def make(stock=True, **overrides):
-        settings = {
-            "STRIPE_SECRET_KEY": "sk_test_stand_in",
-            "STRIPE_API_BASE": stub.base,
-            "PUBLIC_URL": "http://127.0.0.1:5000",
-            "STRIPE_TIMEOUT_SECONDS": 10,
-        }
-        app = make_app(**{**settings, **overrides})
+        app = make_stripe_app(**overrides)
         if stock:
             app.extensions["shop"].inventory.initialize(
                 "chapter-i", {"balm-tee/M": 3, "balm-tee/L": 1, "tide-tote/OS": 5}

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.conftest import OWNER_PASSWORD
-from tests.live_server import LiveServer, shop_env
+from tests.live_server import busy_server
 from tests.stripe_factory import checkout_session, event, signed
 
 OWNER = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
@@ -27,13 +27,8 @@ pytestmark = pytest.mark.backends("redis", "cluster", scope="module")
 @pytest.fixture(scope="module")
 def server(backend, request, stripe_stub):
     store = request.getfixturevalue("redis_cluster" if backend == "cluster" else "redis_server")
-    live = LiveServer(
-        shop_env(store.url, STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=stripe_stub.base),
-        workers=3,
-        threads=4,
-    ).start()
-    yield live
-    live.stop()
+    with busy_server(store.url, stripe_stub) as live:
+        yield live
 
 
 @pytest.fixture

@@ -22,15 +22,9 @@ OPENS_MS = 1796403600000
 
 
 @pytest.fixture
-def shop_app(make_app, stub):
+def shop_app(make_stripe_app):
     def make(stock=None, **overrides):
-        settings = {
-            "STRIPE_SECRET_KEY": "sk_test_stand_in",
-            "STRIPE_API_BASE": stub.base,
-            "PUBLIC_URL": "http://127.0.0.1:5000",
-            "STRIPE_TIMEOUT_SECONDS": 10,
-        }
-        app = make_app(**{**settings, **overrides})
+        app = make_stripe_app(**overrides)
         shop = app.extensions["shop"]
         shop.inventory.initialize("chapter-i", stock or {"balm-tee/M": 50, "balm-tee/L": 50, "tide-tote/OS": 50})
         shop.inventory.initialize("chapter-ii", {"wool-coat/M": 5, "wool-coat/L": 5, "ridge-knit/M": 20})

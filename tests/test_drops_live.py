@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.conftest import OWNER_PASSWORD
-from tests.live_server import LiveServer, shop_env
+from tests.live_server import busy_server
 
 OWNER = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
 # Chapter I: eight SKUs of 20 units, 160 in all.
@@ -23,19 +23,8 @@ SKUS += ["harbour-shirt/L", "tide-tote/OS"]
 
 @pytest.fixture(scope="module")
 def server(redis_server, stripe_stub):
-    live = LiveServer(
-        shop_env(
-            redis_server.url,
-            STRIPE_SECRET_KEY="sk_test_x",
-            STRIPE_API_BASE=stripe_stub.base,
-            TRUSTED_PROXY_HOPS="1",
-            PUBLIC_URL="http://shop.test",
-        ),
-        workers=3,
-        threads=4,
-    ).start()
-    yield live
-    live.stop()
+    with busy_server(redis_server.url, stripe_stub, TRUSTED_PROXY_HOPS="1", PUBLIC_URL="http://shop.test") as live:
+        yield live
 
 
 @pytest.fixture
@@ -141,30 +130,18 @@ def test_one_checkout_start_is_two_store_round_trips(live, redis_server):
     )
     assert warm.status_code == 201
     shopper = browser(live)
-    seen: list[str] = []
-    ready, done = threading.Event(), threading.Event()
+    answers = []
 
-    def watch():
-        with redis_server.client().monitor() as monitor:
-            ready.set()
-            for command in monitor.listen():
-                if command["client_type"] != "lua":
-                    seen.append(command["command"].split()[0].upper())
-                if done.is_set() and command["command"].startswith("ECHO end-of-checkout"):
-                    return
+    def start():
+        answers.append(
+            shopper.post(
+                live.url + "/api/checkout",
+                json={"items": [{"sku": "balm-tee/M", "quantity": 1}]},
+                headers={"X-Forwarded-For": "192.0.2.1"},
+                timeout=30,
+            )
+        )
 
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    assert ready.wait(timeout=10)
-    started = shopper.post(
-        live.url + "/api/checkout",
-        json={"items": [{"sku": "balm-tee/M", "quantity": 1}]},
-        headers={"X-Forwarded-For": "192.0.2.1"},
-        timeout=30,
-    )
-    assert started.status_code == 201
-    done.set()
-    redis_server.client().echo("end-of-checkout")
-    watcher.join(timeout=30)
-    checkout_commands = [c for c in seen if c not in ("HELLO", "CLIENT", "ECHO")]  # the ECHO client's own
-    assert checkout_commands == ["EVALSHA", "EVALSHA"], seen
+    checkout_commands = redis_server.commands_during(start)
+    assert answers[0].status_code == 201
+    assert checkout_commands == ["EVALSHA", "EVALSHA"]

@@ -23,13 +23,8 @@ QUEUE = {"starts_minutes_before": 15, "admit_per_minute": 6, "pass_minutes": 10}
 
 
 @pytest.fixture
-def app(make_app, stub):
-    app = make_app(
-        STRIPE_SECRET_KEY="sk_test_stand_in",
-        STRIPE_API_BASE=stub.base,
-        PUBLIC_URL="http://127.0.0.1:5000",
-        TRUSTED_PROXY_HOPS="1",
-    )
+def app(make_stripe_app):
+    app = make_stripe_app(TRUSTED_PROXY_HOPS="1")
     shop = app.extensions["shop"]
     shop.inventory.initialize("chapter-ii", {"wool-coat/M": 5, "wool-coat/L": 5, "ridge-knit/M": 20})
     return app

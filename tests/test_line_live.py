@@ -16,35 +16,32 @@ import pytest
 import requests
 
 from tests.conftest import OWNER_PASSWORD
-from tests.live_server import LiveServer, shop_env
+from tests.live_server import busy_server
 
 OWNER = {"Authorization": f"Bearer {OWNER_PASSWORD}"}
 
 
 @pytest.fixture(scope="module")
 def server(redis_server, stripe_stub):
-    live = LiveServer(
-        shop_env(
-            redis_server.url, STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=stripe_stub.base, TRUSTED_PROXY_HOPS="1"
-        ),
-        workers=3,
-        threads=4,
-    ).start()
-    yield live
-    live.stop()
+    with busy_server(redis_server.url, stripe_stub, TRUSTED_PROXY_HOPS="1") as live:
+        yield live
 
 
-def test_200_concurrent_joins_and_polls_get_unique_tickets_and_none_is_lost(server, redis_server):
-    redis_server.client().flushall()
-    server.initialize_stock("chapter-ii", {"wool-coat/M": 5, "ridge-knit/M": 20})
-    opens = datetime.fromtimestamp(time.time() + 3600, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    queue = {"starts_minutes_before": 120, "admit_per_minute": 60, "pass_minutes": 10}
+def release(server, opens_in_seconds: float, queue: dict) -> None:
+    """Set Chapter II's release through the owner API: it opens ``opens_in_seconds`` from now, with ``queue``."""
+    opens = datetime.fromtimestamp(time.time() + opens_in_seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     requests.post(
         server.url + "/api/owner/chapters/chapter-ii/release",
         json={"opens_at": opens, "queue": queue},
         headers=OWNER,
         timeout=10,
     ).raise_for_status()
+
+
+def test_200_concurrent_joins_and_polls_get_unique_tickets_and_none_is_lost(server, redis_server):
+    redis_server.client().flushall()
+    server.initialize_stock("chapter-ii", {"wool-coat/M": 5, "ridge-knit/M": 20})
+    release(server, 3600, {"starts_minutes_before": 120, "admit_per_minute": 60, "pass_minutes": 10})
     fans = []
     for i in range(200):
         session = requests.Session()
@@ -78,49 +75,18 @@ def test_200_concurrent_joins_and_polls_get_unique_tickets_and_none_is_lost(serv
     assert members == 200
 
 
-def commands_of(redis_server, action) -> list[str]:
-    """The commands the app sent to Redis while ``action`` ran (MONITOR; a script's own calls say "lua")."""
-    seen: list[str] = []
-    ready, done = threading.Event(), threading.Event()
-
-    def watch():
-        with redis_server.client().monitor() as monitor:
-            ready.set()
-            for command in monitor.listen():
-                if command["client_type"] != "lua":
-                    seen.append(command["command"].split()[0].upper())
-                if done.is_set() and command["command"].startswith("ECHO end-of-line"):
-                    return
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    assert ready.wait(timeout=10)
-    action()
-    done.set()
-    redis_server.client().echo("end-of-line")
-    watcher.join(timeout=30)
-    return [c for c in seen if c not in ("HELLO", "CLIENT", "ECHO")]
-
-
 def test_a_join_and_a_look_are_one_store_round_trip_each(server, redis_server):
     redis_server.client().flushall()
-    opens = datetime.fromtimestamp(time.time() - 1, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # running, admitting
-    queue = {"starts_minutes_before": 10, "admit_per_minute": 60000, "pass_minutes": 10}
-    requests.post(
-        server.url + "/api/owner/chapters/chapter-ii/release",
-        json={"opens_at": opens, "queue": queue},
-        headers=OWNER,
-        timeout=10,
-    ).raise_for_status()
+    release(server, -1, {"starts_minutes_before": 10, "admit_per_minute": 60000, "pass_minutes": 10})  # admitting
     warm, fan = requests.Session(), requests.Session()
     for session in (warm, fan):
         session.get(server.url + "/", timeout=10)
     warm.post(server.url + "/api/queue/chapter-ii/join", timeout=10)  # loads the script on a fresh server
     answers = []
-    assert commands_of(redis_server, lambda: answers.append(fan.post(server.url + "/api/queue/chapter-ii/join"))) == [
-        "EVALSHA"
-    ]
-    assert commands_of(redis_server, lambda: answers.append(fan.get(server.url + "/api/queue/chapter-ii"))) == [
+    assert redis_server.commands_during(
+        lambda: answers.append(fan.post(server.url + "/api/queue/chapter-ii/join"))
+    ) == ["EVALSHA"]
+    assert redis_server.commands_during(lambda: answers.append(fan.get(server.url + "/api/queue/chapter-ii"))) == [
         "EVALSHA"
     ]
     assert answers[1].json()["state"] == "admitted"  # the look that let the fan through, pass included

@@ -12,6 +12,7 @@ import io
 
 import pytest
 
+from tests.conftest import store_calls
 from tests.stripe_factory import checkout_session, event
 from tests.test_owner_mode import login
 
@@ -97,12 +98,7 @@ def test_currency_in_capitals_is_the_same_currency(deliver, stocked):
 @pytest.mark.backends("redis")
 def test_the_compare_costs_no_extra_round_trip(deliver, stocked, redis_client, monkeypatch):
     pay(deliver)  # the scripts are loaded
-    backend, sent = stocked.store.backend, []
-    for name in ("evalsha", "script_load", "call", "pipeline"):
-        real = getattr(backend, name)
-        monkeypatch.setattr(
-            backend, name, lambda *a, _real=real, _name=name, **k: (sent.append(_name), _real(*a, **k))[1]
-        )
+    sent = store_calls(stocked.store.backend, monkeypatch)
     redis_client.config_resetstat()
     answer = pay(deliver, currency="usd", amount_subtotal=3000)
     assert answer["order_status"] == "paid"

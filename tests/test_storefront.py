@@ -77,7 +77,7 @@ def test_all_sizes_sold_out(client, shop):
     assert "Sold out" in html and "disabled>\n        \n          Sold out" not in html
 
 
-@pytest.mark.parametrize("path", ["/products/nope", "/chapters/chapter-ix", "/nothing-here"])
+@pytest.mark.parametrize("path", ["/products/nope", "/chapters/chapter-ix", "/line/chapter-ix", "/nothing-here"])
 def test_unknown_pages_are_readable_404s(client, path):
     status, html = page(client, path)
     assert status == 404 and "Back to the shop" in html and "Traceback" not in html

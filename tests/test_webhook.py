@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.stripe_factory import OTHER_SECRET, WEBHOOK_SECRET, checkout_session, event, sign, signed
+from tests.stripe_factory import ADDRESS, OTHER_SECRET, WEBHOOK_SECRET, checkout_session, event, sign, signed
 
 # The whole module runs on each store backend (tests/conftest.py ALL_BACKENDS).
 pytestmark = pytest.mark.backends()
@@ -250,17 +250,7 @@ def test_completed_paid_session_becomes_an_order_and_takes_stock(deliver, shop, 
         ("balm-tee/L", 1, True),
     ]
     assert order["customer"] == {"email": "ada@example.com", "name": "Ada Lovelace"}
-    assert order["shipping"] == {
-        "name": "Ada Lovelace",
-        "address": {
-            "line1": "12 Analytical Row",
-            "line2": None,
-            "city": "London",
-            "postal_code": "N1 7AA",
-            "state": None,
-            "country": "GB",
-        },
-    }
+    assert order["shipping"] == {"name": "Ada Lovelace", "address": ADDRESS}
     assert order["stripe"]["session_id"] == session["id"]
     assert order["stripe"]["payment_intent"] == session["payment_intent"]
     assert order["oversold"] == [] and order["flags"] == []
@@ -318,28 +308,30 @@ def test_completed_and_async_succeeded_fulfil_once(deliver, shop, stocked):
     assert on_hand(shop, "balm-tee/M") == 3
 
 
-def test_unpaid_completed_awaits_payment_then_async_success_fulfils(deliver, shop, stocked, client, owner_headers):
-    session = checkout_session(items="balm-tee/M", payment_status="unpaid")
-    r1 = deliver(event("checkout.session.completed", session)).get_json()
-    assert r1["status"] == "applied" and r1["order_status"] == "awaiting_payment"
+def unpaid_order(deliver, shop, owner_api, kind: str, session: dict, status: str) -> dict:
+    """Deliver a ``kind`` event of the unpaid ``session``: applied, its order in ``status``, no balm-tee/M taken."""
+    answer = deliver(event(kind, session)).get_json()
+    assert answer["status"] == "applied" and answer["order_status"] == status
     assert on_hand(shop, "balm-tee/M") == 5
-    awaiting = client.get(f"/api/owner/orders/{r1['order_id']}", headers=owner_headers).get_json()
-    assert [i["stock_tracked"] for i in awaiting["items"]] == [False]  # nothing held or taken yet
+    order = owner_api.json(f"/api/owner/orders/{answer['order_id']}")
+    assert [i["stock_tracked"] for i in order["items"]] == [False]  # nothing held or taken yet
+    return answer
+
+
+def test_unpaid_completed_awaits_payment_then_async_success_fulfils(deliver, stocked, owner_api):
+    session = checkout_session(items="balm-tee/M", payment_status="unpaid")
+    r1 = unpaid_order(deliver, stocked, owner_api, "checkout.session.completed", session, "awaiting_payment")
     r2 = deliver(event("checkout.session.async_payment_succeeded", {**session, "payment_status": "paid"})).get_json()
     assert r2["status"] == "applied" and r2["order_status"] == "paid"
-    assert on_hand(shop, "balm-tee/M") == 4
-    order = client.get(f"/api/owner/orders/{r1['order_id']}", headers=owner_headers).get_json()
+    assert on_hand(stocked, "balm-tee/M") == 4
+    order = owner_api.json(f"/api/owner/orders/{r1['order_id']}")
     assert len(order["stripe"]["event_ids"]) == 2
     assert [i["stock_tracked"] for i in order["items"]] == [True]
 
 
-def test_async_failed_without_order_records_payment_failed(deliver, shop, stocked, client, owner_headers):
+def test_async_failed_without_order_records_payment_failed(deliver, stocked, owner_api):
     session = checkout_session(items="balm-tee/M", payment_status="unpaid")
-    answer = deliver(event("checkout.session.async_payment_failed", session)).get_json()
-    assert answer["status"] == "applied" and answer["order_status"] == "payment_failed"
-    assert on_hand(shop, "balm-tee/M") == 5
-    failed = client.get(f"/api/owner/orders/{answer['order_id']}", headers=owner_headers).get_json()
-    assert [i["stock_tracked"] for i in failed["items"]] == [False]
+    unpaid_order(deliver, stocked, owner_api, "checkout.session.async_payment_failed", session, "payment_failed")
     # A later completion of the same session cannot move it backwards.
     late = deliver(event("checkout.session.completed", session)).get_json()
     assert late["status"] == "duplicate"
