@@ -270,6 +270,17 @@ def classify(frames: list[str]) -> str:
     return "other"
 
 
+def production_env(redis_url: str) -> dict[str, str]:
+    """The settings of a production server (secrets strong enough for Owner Mode, whose API sets the stock)."""
+    return shop_env(
+        redis_url,
+        OWNER_PASSWORD=OWNER,
+        SECRET_KEY="bench-" + "k" * 32,
+        APP_ENV="production",
+        PUBLIC_URL="https://shop.example",
+    )
+
+
 def threads_vs_workers(wrk: str, redis_url: str, connections: int = 16) -> list[str]:
     """The webhook on two gunicorns side by side: WORKERS sync workers, and WORKERS workers x THREADS threads.
 
@@ -277,7 +288,7 @@ def threads_vs_workers(wrk: str, redis_url: str, connections: int = 16) -> list[
     machine falls on both. Each worker's threads share its connection pool: a thread takes a
     connection per command, none waits for another thread's answer.
     """
-    env = shop_env(redis_url, OWNER_PASSWORD=OWNER, APP_ENV="production", PUBLIC_URL="https://shop.example")
+    env = production_env(redis_url)
     servers = {
         f"-w {WORKERS}": LiveServer(env, workers=WORKERS),
         f"-w {WORKERS} --threads {THREADS}": LiveServer(env, workers=WORKERS, threads=THREADS),
@@ -344,16 +355,7 @@ def main() -> None:
     wrk = need_wrk()
     redis_server = RedisServer().start()
     client = redis_server.client()
-    live = LiveServer(
-        shop_env(
-            redis_server.url,
-            OWNER_PASSWORD=OWNER,
-            SECRET_KEY="bench-" + "k" * 32,
-            APP_ENV="production",
-            PUBLIC_URL="https://shop.example",
-        ),
-        workers=WORKERS,
-    )
+    live = LiveServer(production_env(redis_server.url), workers=WORKERS)
     live.args[live.args.index("app:app")] = "bench.bench_app:app"
     live.start()
     lines, shares, pages, extra = [], {}, [], []
