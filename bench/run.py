@@ -361,7 +361,8 @@ def main() -> None:
     lines, shares, pages, extra = [], {}, [], []
     try:
         live.initialize_stock("chapter-i", {"balm-tee/M": 1_000_000})
-        print(f"machine: {machine()}")
+        about = machine()  # the load before the run, not after it
+        print(f"machine: {about}")
         cpu = ServerCpu(live, redis_server)
         if "levels" in PARTS:
             print(HEADER)
@@ -409,15 +410,15 @@ def main() -> None:
     finally:
         live.stop()
         redis_server.stop()
-    write_results(lines, shares, pages, extra)
+    write_results(about, lines, shares, pages, extra)
 
 
-def write_results(lines, shares, pages, extra=()) -> None:
+def write_results(about: str, lines, shares, pages, extra=()) -> None:
     """Append the parts that ran (BENCH_PARTS) as a dated section."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = [
         f"\n## {stamp}\n",
-        f"Machine: {machine()}. wrk (a separate process) drives each route for {SECONDS} s per level, in "
+        f"Machine: {about}. wrk (a separate process) drives each route for {SECONDS} s per level, in "
         f"{SLICES} turns of alternating order, against the same gunicorn.\n",
     ]
     if lines:
