@@ -157,11 +157,6 @@ def read_line_items(line_items: list[dict], catalog: Catalog) -> tuple[dict[str,
     return lines, None
 
 
-def line_item_skus(line_items: list[dict], catalog: Catalog) -> dict[str, int] | None:
-    """Way 3: SKUs from the session's line items, or None when any line is not one of this shop's."""
-    return read_line_items(line_items, catalog)[0]
-
-
 def derived_order_id(session_id: str) -> str:
     """The order id of a session this shop did not start (Payment Link, Dashboard)."""
     return "ord_s" + hashlib.sha256(session_id.encode()).hexdigest()[:24]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -89,11 +90,32 @@ def test_the_envelope_carries_id_type_mode_source_payment_time_and_limits():
     assert dict(action.event.limits) == {"wool-coat": 1}
 
 
-@pytest.mark.parametrize("created", [True, -5, "1700000000", None])
+@pytest.mark.parametrize("created", [True, -5, 0, "1700000000", None])
 def test_a_created_time_that_is_not_a_positive_integer_leaves_paid_at_to_the_store(created):
     evt = event("checkout.session.completed", checkout_session(items="balm-tee/M"))
     evt["created"] = created
     assert event_action(evt, CATALOG).event.paid_at is None
+
+
+@pytest.mark.parametrize("created", [1, 1_700_000_000])
+def test_any_positive_created_time_is_when_the_payment_was_made(created):
+    # A retry days later is judged by this time (a release window, a limit), not by when it arrives.
+    evt = event("checkout.session.completed", checkout_session(items="balm-tee/M"))
+    evt["created"] = created
+    assert event_action(evt, CATALOG).event.paid_at == created * 1000
+
+
+def test_a_catalog_without_per_customer_limits_sends_the_script_no_limits():
+    data = json.loads((ROOT / "catalog.json").read_text())
+    for chapter in data["chapters"]:
+        for product in chapter["products"]:
+            product.pop("limit", None)
+    unlimited = Catalog.from_dict(data)
+    action = event_action(event("checkout.session.completed", checkout_session(items="wool-coat/L")), unlimited)
+    assert action.for_script()["limits"] is None
+    assert event_action(
+        event("checkout.session.completed", checkout_session(items="wool-coat/L")), CATALOG
+    ).for_script()["limits"] == {"wool-coat": 1}
 
 
 def test_charge_refunded_gives_the_total_refunded():
