@@ -124,19 +124,7 @@ class Checkout:
         scope = f"shopper:{shopper_id}" if shopper_id else f"address:{address}"
         scoped_key = f"{scope}|{idempotency_key}" if idempotency_key else None
         request = self._hold_request(order_id, items, hold_until, email, product_limits, passes)
-        try:
-            held = self.store.checkout_hold(
-                request,
-                scoped_key,
-                int(now * 1000),
-                shopper_id=shopper_id,
-                address=address,
-                chapter_names={c: self.catalog.chapter(c).name for c in request["chapters"]},
-                product_names={p: self.catalog.product(p).name for p in product_limits},
-            )
-        except LinePassRequired as e:
-            # The 403 names the shopper's place in the chapter's line (a read of the line, after the refusal).
-            raise self.line.refusal(e.chapter, shopper_id, (passes or {}).get(e.chapter, "missing")) from None
+        held = self._hold(request, scoped_key, now, shopper_id, address, passes)
         if held.get("replay_of"):
             return self._replay(held["replay_of"])
         base = (self.settings.public_url or base_url).rstrip("/")
@@ -166,6 +154,22 @@ class Checkout:
             "product_limits": product_limits,
             "passes": sorted(c for c, state in (passes or {}).items() if state == "ok"),
         }
+
+    def _hold(self, request: dict, scoped_key: str | None, now: float, shopper_id, address: str, passes) -> dict:
+        """Run the hold script on ``request``: the held cart, a replayed one (``replay_of``) or a refusal."""
+        try:
+            return self.store.checkout_hold(
+                request,
+                scoped_key,
+                int(now * 1000),
+                shopper_id=shopper_id,
+                address=address,
+                chapter_names={c: self.catalog.chapter(c).name for c in request["chapters"]},
+                product_names={p: self.catalog.product(p).name for p in request["product_limits"]},
+            )
+        except LinePassRequired as e:
+            # The 403 names the shopper's place in the chapter's line (a read of the line, after the refusal).
+            raise self.line.refusal(e.chapter, shopper_id, (passes or {}).get(e.chapter, "missing")) from None
 
     def _session_params(self, order_id: str, items: list[dict], email, hold_until: int, base: str) -> dict:
         """The Checkout Session Stripe is asked for: prices from the catalog, ending when the hold ends."""
