@@ -122,7 +122,7 @@ def statuses_named(script: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("script", "move"), [("checkout_hold", "start"), ("checkout_release", "release")])
-def test_a_checkout_script_names_only_its_moves_target_and_is_given_the_sources(script, move):
+def test_a_checkout_script_names_only_its_moves_target(script, move):
     assert statuses_named(script) == set(CHECKOUT_MOVES[move].target)
 
 
