@@ -253,10 +253,10 @@ class RefundEvent:
     limit_email: str | None = None  # the customer the sale's limited units counted for
 
     def for_script(self) -> dict:
+        # The payment and the kind stay in Python: the order was found by the payment (for_order), and the
+        # kind chose the script.
         return {
             **self.event.fields(),
-            "kind": self.kind,
-            "payment_intent": self.payment_intent,
             "refund": dict(self.refund),
             "order_id": self.order_id,
             "limit_email": self.limit_email,
@@ -275,13 +275,7 @@ class DisputeEvent:
     limit_email: str | None = None
 
     def for_script(self) -> dict:
-        return {
-            **self.event.fields(),
-            "kind": self.kind,
-            "payment_intent": self.payment_intent,
-            "dispute": dict(self.dispute),
-            "order_id": self.order_id,
-        }
+        return {**self.event.fields(), "dispute": dict(self.dispute), "order_id": self.order_id}
 
 
 @dataclass(frozen=True)
@@ -294,7 +288,7 @@ class Ignored:
     order_id: str | None = None
 
     def for_script(self) -> dict:
-        return {**self.event.fields(), "kind": self.kind, "order_id": self.order_id}
+        return self.event.fields()  # an ignored event has no order: the script only marks and counts it
 
 
 Action = SessionEvent | RefundEvent | DisputeEvent | Ignored
