@@ -285,7 +285,6 @@ class Ignored:
     kind: ClassVar[str] = "ignore"
     event: Envelope
     reason: str
-    order_id: str | None = None
 
     def for_script(self) -> dict:
         return self.event.fields()  # an ignored event has no order: the script only marks and counts it
